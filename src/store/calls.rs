@@ -1,0 +1,329 @@
+//! Call records: written by telephony as a call goes through its life,
+//! read by the CLI, the API and the crash repair at start.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError};
+
+/// A call as it is offered, before anything else is known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCall {
+    pub id: String,
+    pub sip_call_id: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    pub caller_raw: String,
+    pub caller: Option<String>,
+    pub dialled: String,
+    pub community: Option<String>,
+    pub offered_at: i64,
+    pub node: String,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CallEnd {
+    pub ended_at: i64,
+    pub end_reason: String,
+    pub end_code: Option<String>,
+    pub sip_status: Option<i32>,
+    pub duration_ms: Option<i64>,
+    pub recording_sha256: Option<String>,
+}
+
+/// A call record as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CallRecord {
+    pub id: String,
+    pub sip_call_id: String,
+    pub direction: String,
+    pub caller_raw: String,
+    pub caller: Option<String>,
+    pub dialled: String,
+    pub community: Option<String>,
+    pub offered_at: i64,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+    pub end_code: Option<String>,
+    pub sip_status: Option<i32>,
+    pub menu_digit: Option<String>,
+    pub menu_choice: Option<String>,
+    pub voicemail_start_ms: Option<i64>,
+    pub voicemail_end_ms: Option<i64>,
+    pub recording_path: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub recording_sha256: Option<String>,
+    pub node: String,
+}
+
+const CALL_COLUMNS: &str = "id, sip_call_id, direction, caller_raw, caller, dialled, community, \
+     offered_at, answered_at, ended_at, end_reason, end_code, sip_status, menu_digit, \
+     menu_choice, voicemail_start_ms, voicemail_end_ms, recording_path, duration_ms, \
+     recording_sha256, node";
+
+fn call_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
+    Ok(CallRecord {
+        id: row.try_get("id")?,
+        sip_call_id: row.try_get("sip_call_id")?,
+        direction: row.try_get("direction")?,
+        caller_raw: row.try_get("caller_raw")?,
+        caller: row.try_get("caller")?,
+        dialled: row.try_get("dialled")?,
+        community: row.try_get("community")?,
+        offered_at: row.try_get("offered_at")?,
+        answered_at: row.try_get("answered_at")?,
+        ended_at: row.try_get("ended_at")?,
+        end_reason: row.try_get("end_reason")?,
+        end_code: row.try_get("end_code")?,
+        sip_status: row.try_get("sip_status")?,
+        menu_digit: row.try_get("menu_digit")?,
+        menu_choice: row.try_get("menu_choice")?,
+        voicemail_start_ms: row.try_get("voicemail_start_ms")?,
+        voicemail_end_ms: row.try_get("voicemail_end_ms")?,
+        recording_path: row.try_get("recording_path")?,
+        duration_ms: row.try_get("duration_ms")?,
+        recording_sha256: row.try_get("recording_sha256")?,
+        node: row.try_get("node")?,
+    })
+}
+
+impl Store {
+    /// Records a call that has just been offered.
+    pub async fn insert_call(&self, call: &NewCall) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO calls (id, sip_call_id, direction, caller_raw, caller, dialled, \
+             community, offered_at, node) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&call.id)
+        .bind(&call.sip_call_id)
+        .bind(&call.direction)
+        .bind(&call.caller_raw)
+        .bind(&call.caller)
+        .bind(&call.dialled)
+        .bind(&call.community)
+        .bind(call.offered_at)
+        .bind(&call.node)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the call answered and names the file its recording goes to.
+    pub async fn call_answered(
+        &self,
+        id: &str,
+        answered_at: i64,
+        recording_path: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("UPDATE calls SET answered_at = $2, recording_path = $3 WHERE id = $1")
+                .bind(id)
+                .bind(answered_at)
+                .bind(recording_path)
+                .execute(self.pool())
+                .await?;
+        expect_one(done.rows_affected(), id)
+    }
+
+    /// Stores the menu digit the caller pressed and the choice it means.
+    pub async fn call_menu_choice(
+        &self,
+        id: &str,
+        digit: Option<&str>,
+        choice: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE calls SET menu_digit = $2, menu_choice = $3 WHERE id = $1")
+            .bind(id)
+            .bind(digit)
+            .bind(choice)
+            .execute(self.pool())
+            .await?;
+        expect_one(done.rows_affected(), id)
+    }
+
+    /// Stores where in the recording the voice message starts and ends.
+    pub async fn call_voicemail(
+        &self,
+        id: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE calls SET voicemail_start_ms = $2, voicemail_end_ms = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(start_ms)
+        .bind(end_ms)
+        .execute(self.pool())
+        .await?;
+        expect_one(done.rows_affected(), id)
+    }
+
+    /// Finishes the call record.
+    pub async fn call_ended(&self, id: &str, end: &CallEnd) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE calls SET ended_at = $2, end_reason = $3, end_code = $4, sip_status = $5, \
+             duration_ms = $6, recording_sha256 = $7 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(end.ended_at)
+        .bind(&end.end_reason)
+        .bind(&end.end_code)
+        .bind(end.sip_status)
+        .bind(end.duration_ms)
+        .bind(&end.recording_sha256)
+        .execute(self.pool())
+        .await?;
+        expect_one(done.rows_affected(), id)
+    }
+
+    /// One call by id.
+    pub async fn call(&self, id: &str) -> Result<CallRecord, StoreError> {
+        let row = sqlx::query(&format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "call",
+                id: id.to_string(),
+            })?;
+        Ok(call_from_row(&row)?)
+    }
+
+    /// The newest calls first.
+    pub async fn list_calls(&self, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls ORDER BY offered_at DESC, id DESC LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(call_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Calls of this node that never ended: left behind by a crash.
+    pub async fn unfinished_calls(&self, node: &str) -> Result<Vec<CallRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE ended_at IS NULL AND node = $1 \
+             ORDER BY offered_at"
+        ))
+        .bind(node)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(call_from_row).collect::<Result<_, _>>()?)
+    }
+}
+
+fn expect_one(rows: u64, id: &str) -> Result<(), StoreError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound {
+            entity: "call",
+            id: id.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing;
+
+    fn new_call(id: &str, offered_at: i64) -> NewCall {
+        NewCall {
+            id: id.to_string(),
+            sip_call_id: format!("{id}@127.0.0.1"),
+            direction: "inbound".into(),
+            caller_raw: "13812345678".into(),
+            caller: Some("+8613812345678".into()),
+            dialled: "hotline".into(),
+            community: Some("JF".into()),
+            offered_at,
+            node: "node-a".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_record_goes_through_its_life_on_both_engines() {
+        for store in testing::stores().await {
+            store
+                .insert_call(&new_call("c1", 1_000))
+                .await
+                .expect("insert");
+            store
+                .call_answered("c1", 2_000, Some("JF/2026/11/23/c1.wav"))
+                .await
+                .expect("answered");
+            store
+                .call_menu_choice("c1", Some("1"), "repair")
+                .await
+                .expect("menu");
+            store.call_voicemail("c1", 9_000, 15_000).await.expect("vm");
+            let end = CallEnd {
+                ended_at: 20_000,
+                end_reason: "caller_hangup".into(),
+                end_code: None,
+                sip_status: Some(200),
+                duration_ms: Some(18_000),
+                recording_sha256: Some("ab".repeat(32)),
+            };
+            store.call_ended("c1", &end).await.expect("ended");
+            let call = store.call("c1").await.expect("get");
+            assert_eq!(call.answered_at, Some(2_000));
+            assert_eq!(call.menu_digit.as_deref(), Some("1"));
+            assert_eq!(call.voicemail_end_ms, Some(15_000));
+            assert_eq!(call.end_reason.as_deref(), Some("caller_hangup"));
+            assert_eq!(call.sip_status, Some(200));
+            assert_eq!(call.recording_sha256, end.recording_sha256);
+        }
+    }
+
+    #[tokio::test]
+    async fn calls_are_listed_newest_first_and_unfinished_ones_are_found() {
+        for store in testing::stores().await {
+            for (id, at) in [("a", 1), ("b", 3), ("c", 2)] {
+                store.insert_call(&new_call(id, at)).await.expect("insert");
+            }
+            let end = CallEnd {
+                ended_at: 5,
+                end_reason: "cancelled".into(),
+                ..CallEnd::default()
+            };
+            store.call_ended("b", &end).await.expect("end");
+            let ids: Vec<_> = store
+                .list_calls(2)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            assert_eq!(ids, ["b", "c"]);
+            let unfinished: Vec<_> = store
+                .unfinished_calls("node-a")
+                .await
+                .expect("unfinished")
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            assert_eq!(unfinished, ["a", "c"]);
+            assert!(
+                store
+                    .unfinished_calls("node-b")
+                    .await
+                    .expect("other")
+                    .is_empty()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn updating_an_unknown_call_is_not_found() {
+        for store in testing::stores().await {
+            let err = store.call_answered("nope", 1, None).await.unwrap_err();
+            assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+        }
+    }
+}
