@@ -4,6 +4,7 @@
 //! `mod.rs` APIs and keeps each call's state in one task of its own.
 
 mod config;
+mod ivr;
 
 pub use config::{
     CommunityConfig, HotlineConfig, IvrConfig, MENU_CHOICE_OTHER, MenuChoice, PromptFiles,
