@@ -8,7 +8,7 @@ use serde::Deserialize;
 pub struct StoreConfig {
     /// `sqlite://…` or `postgres://…`; empty means the embedded SQLite file
     /// `hotline.db` under the data directory.
-    pub database_url: Option<String>,
+    pub database_url: String,
     /// Upper bound of pooled connections.
     pub max_connections: u32,
 }
@@ -16,7 +16,7 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
-            database_url: None,
+            database_url: String::new(),
             max_connections: 8,
         }
     }

@@ -51,9 +51,8 @@ impl Store {
     /// `data_dir` when no URL is configured) and runs the migrations.
     pub async fn open(config: &StoreConfig, data_dir: &Path) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        let url = match &config.database_url {
-            Some(url) if !url.is_empty() => url.clone(),
-            _ => {
+        let url = match config.database_url.as_str() {
+            "" => {
                 std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
                     path: data_dir.to_path_buf(),
                     source,
@@ -63,6 +62,7 @@ impl Store {
                     data_dir.join(SQLITE_FILE_NAME).display()
                 )
             }
+            url => url.to_string(),
         };
         let engine = if url.starts_with("sqlite:") {
             Engine::Sqlite

@@ -60,7 +60,7 @@ pub(crate) async fn postgres() -> Option<Store> {
         .map(|(base, _)| base)
         .expect("URL with a database");
     let config = StoreConfig {
-        database_url: Some(format!("{base}/{name}")),
+        database_url: format!("{base}/{name}"),
         max_connections: 4,
     };
     Some(
