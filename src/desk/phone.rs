@@ -515,7 +515,10 @@ fn is_service(digits: &str) -> bool {
 
 /// A national number without trunk 0: area code then local number.
 fn landline(national: &str) -> Result<(PhoneKind, Number), PhoneError> {
-    let Some(area) = area_len(national) else {
+    // `0400…`: no area code starts like a service number; reading it as one
+    // would give an E.164 number that reads back as the service number.
+    let area = area_len(national).filter(|_| !is_service(national));
+    let Some(area) = area else {
         // The two digits that already rule out every area code.
         let shown = national.len().min(2);
         return Err(PhoneError::InvalidAreaCode {

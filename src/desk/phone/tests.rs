@@ -236,6 +236,12 @@ fn landlines_with_a_bad_area_code_or_local_number_are_refused() {
         }
     );
     assert_eq!(
+        refused("0400-869-5598"),
+        PhoneError::InvalidAreaCode {
+            area: "040".to_owned()
+        }
+    );
+    assert_eq!(
         refused("0871-123"),
         PhoneError::InvalidLocalNumber { digits: 3 }
     );
@@ -325,4 +331,41 @@ fn area_codes_are_read_with_or_without_their_trunk_zero() {
         assert!(AreaCode::parse(bad).is_err(), "{bad:?} accepted");
     }
     assert_eq!(String::from(kunming()), "0871");
+}
+
+/// Every sequence of up to `len` fragments, each passed to `check`.
+fn each_combination(fragments: &[&str], len: usize, check: &mut impl FnMut(&str)) {
+    fn go(fragments: &[&str], left: usize, text: &mut String, check: &mut impl FnMut(&str)) {
+        check(text);
+        if left == 0 {
+            return;
+        }
+        for fragment in fragments {
+            let before = text.len();
+            text.push_str(fragment);
+            go(fragments, left - 1, text, check);
+            text.truncate(before);
+        }
+    }
+    go(fragments, len, &mut String::new(), check);
+}
+
+#[test]
+fn any_mix_of_phone_fragments_is_read_or_refused_without_panic_and_canonical_forms_are_stable() {
+    let fragments = [
+        "+86", "0086", "86", "0", "871", "10", "138", "1234", "5678", "6512", "3456", "-", " ",
+        "转", "8021", "(", ")", "400", "95598", "#", "１",
+    ];
+    let mut accepted = 0;
+    each_combination(&fragments, 4, &mut |raw| {
+        if let Ok(phone) = normalise(raw, Some(&kunming())) {
+            accepted += 1;
+            let again = normalise(&phone.to_string(), None)
+                .unwrap_or_else(|e| panic!("{raw:?} → {phone} not re-read: {e}"));
+            assert_eq!(again.number(), phone.number(), "{raw:?}");
+            assert_eq!(again.extension(), phone.extension(), "{raw:?}");
+            assert_eq!(again.kind(), phone.kind(), "{raw:?}");
+        }
+    });
+    assert!(accepted > 1000, "only {accepted} accepted");
 }

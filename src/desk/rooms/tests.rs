@@ -201,3 +201,31 @@ fn stray_characters_and_floors_are_refused() {
         RoomError::UnexpectedCharacter { ch: '俊' }
     );
 }
+
+#[test]
+fn any_mix_of_address_fragments_is_read_or_refused_without_panic_and_canonical_forms_are_stable() {
+    fn go(fragments: &[&str], left: usize, text: &mut String, accepted: &mut usize) {
+        if let Ok(address) = RoomAddress::parse(text) {
+            *accepted += 1;
+            let again = RoomAddress::parse(&address.to_string())
+                .unwrap_or_else(|e| panic!("{text:?} → {address} not re-read: {e}"));
+            assert_eq!(again, address, "{text:?}");
+        }
+        if left == 0 {
+            return;
+        }
+        for fragment in fragments {
+            let before = text.len();
+            text.push_str(fragment);
+            go(fragments, left - 1, text, accepted);
+            text.truncate(before);
+        }
+    }
+    let fragments = [
+        "3", "三", "十", "二", "栋", "号楼", "座", "b", "单元", "-", "1201", "室", "号", "#", " ",
+        "０", "/",
+    ];
+    let mut accepted = 0;
+    go(&fragments, 4, &mut String::new(), &mut accepted);
+    assert!(accepted > 1000, "only {accepted} accepted");
+}
