@@ -1,8 +1,179 @@
-//! The command line: `hotline serve`, `check-config`, `calls list`.
+//! The command line: `hotline serve`, `check-config`, `calls list`. Every
+//! subcommand takes `--config`, `--data-dir` and `--database-url`, so it
+//! reads the same store the daemon writes.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{self, Loaded, Overrides};
+use crate::store::{CallRecord, Store};
+use crate::text;
+
+#[derive(Debug, Parser)]
+#[command(name = "hotline", version, about = "物业客服热线 (property-management hotline daemon)")]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// Config file (default: config/hotline.toml when it exists, else built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory: the embedded database and, unless configured otherwise, recordings.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL (sqlite://… or postgres://…), beats the config file.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Serve(ServeArgs),
+    /// Validate the configuration and report errors by file and key path.
+    CheckConfig,
+    /// Call records.
+    Calls {
+        #[command(subcommand)]
+        command: CallsCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// SIP listen address (UDP and TCP on the same port).
+    #[arg(long, value_name = "ADDR:PORT")]
+    sip_listen: Option<SocketAddr>,
+    /// RTP port range.
+    #[arg(long, value_name = "LOW-HIGH")]
+    rtp_ports: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum CallsCommand {
+    /// Print the newest call records.
+    List {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// How many calls at most.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let mut overrides = Overrides {
+        data_dir: cli.common.data_dir.clone(),
+        database_url: cli.common.database_url.clone(),
+        ..Overrides::default()
+    };
+    if let Command::Serve(serve) = &cli.command {
+        overrides.sip_listen = serve.sip_listen;
+        overrides.rtp_ports = serve.rtp_ports.clone();
+    }
+    let loaded = match load(cli.common.config.as_deref(), &overrides) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("{}\n{err}", text::CONFIG_ERRORS);
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::CheckConfig => {
+            let source = loaded
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| text::CONFIG_BUILT_IN.to_string());
+            println!("{}: {source}", text::CONFIG_OK);
+            ExitCode::SUCCESS
+        }
+        Command::Serve(_) => run(app::serve(loaded)),
+        Command::Calls {
+            command: CallsCommand::List { json, limit },
+        } => run(list_calls(loaded, json, limit)),
+    }
+}
+
+fn load(path: Option<&std::path::Path>, overrides: &Overrides) -> Result<Loaded, app::ConfigError> {
+    let mut loaded = Loaded::load(path)?;
+    loaded.apply(overrides)?;
+    loaded.validate()?;
+    Ok(loaded)
+}
+
+fn run(future: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("hotline")
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(future) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn list_calls(loaded: Loaded, json: bool, limit: u32) -> anyhow::Result<()> {
+    let config = &loaded.config;
+    let store = Store::open(&config.store, &config.data_dir).await?;
+    let calls = store.list_calls(limit).await?;
+    store.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&calls)?);
+    } else {
+        print!("{}", calls_table(&calls, loaded.time_zone()));
+    }
+    Ok(())
+}
+
+fn calls_table(calls: &[CallRecord], tz: chrono_tz::Tz) -> String {
+    if calls.is_empty() {
+        return format!("{}\n", text::NO_CALLS);
+    }
+    let mut out = text::CALLS_HEADER.join("\t");
+    out.push('\n');
+    for call in calls {
+        let offered = chrono::DateTime::from_timestamp_millis(call.offered_at)
+            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        let duration = call
+            .duration_ms
+            .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into());
+        let row = [
+            call.id.as_str(),
+            &offered,
+            call.caller.as_deref().unwrap_or(&call.caller_raw),
+            &call.dialled,
+            call.community.as_deref().unwrap_or("-"),
+            call.menu_digit.as_deref().unwrap_or("-"),
+            &duration,
+            call.end_reason.as_deref().map(text::end_reason).unwrap_or("通话中"),
+            call.recording_path.as_deref().unwrap_or("-"),
+        ];
+        out.push_str(&row.join("\t"));
+        out.push('\n');
+    }
+    out
 }

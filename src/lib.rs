@@ -35,3 +35,4 @@ pub mod recording;
 pub mod sip;
 pub mod store;
 pub mod telephony;
+pub mod text;

@@ -1,1 +1,145 @@
-//! app
+//! Wiring: reads the configuration, opens the store, repairs what a crash
+//! left behind, binds the SIP endpoint, starts the hotline, prints the
+//! `ready` line, and shuts everything down in order on SIGINT/SIGTERM.
+//!
+//! Shutdown order (docs/ARCHITECTURE.md): stop taking calls, hang up the
+//! calls in progress (their recordings are finished), close the store.
+
+mod config;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+pub use config::{Config, ConfigError, DEFAULT_CONFIG_PATH, Loaded, Overrides, parse};
+
+use crate::media::{Prompt, RtpPortPool};
+use crate::recording::RecordingService;
+use crate::sip::Endpoint;
+use crate::store::Store;
+use crate::telephony::{self, CallServices, Prompts};
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub async fn serve(loaded: Loaded) -> anyhow::Result<()> {
+    init_tracing();
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        info!("shutting down");
+        signal.cancel();
+    });
+    run(loaded, shutdown, |line| println!("{line}")).await
+}
+
+/// Builds and runs everything; `ready` receives the ready line once every
+/// listener is bound. Returns after `shutdown` is cancelled and all is closed.
+pub async fn run(
+    loaded: Loaded,
+    shutdown: CancellationToken,
+    ready: impl FnOnce(String),
+) -> anyhow::Result<()> {
+    let config = &loaded.config;
+    let store = Store::open(&config.store, &config.data_dir)
+        .await
+        .context("opening the store")?;
+    let recordings_root = loaded.recordings_root();
+    let recovered = telephony::recover(&store, &config.node, &recordings_root).await?;
+    if recovered > 0 {
+        info!(recovered, "finished calls left open by a crash");
+    }
+    let prompts = load_prompts(&loaded)?;
+    let recordings = RecordingService::start(&config.recording);
+    let (endpoint, incoming) = Endpoint::bind(&config.sip)
+        .await
+        .with_context(|| format!("binding SIP on {}", config.sip.listen))?;
+    let sip_addr = endpoint.local_addr();
+    let media_ip = media_ip(sip_addr.ip());
+    let services = Arc::new(CallServices {
+        store: store.clone(),
+        recordings,
+        recordings_root,
+        ports: RtpPortPool::new(config.media.rtp_ports.clone()),
+        media_ip,
+        prompts,
+        hotline: config.hotline.clone(),
+        ivr: config.ivr.clone(),
+        voicemail: config.voicemail.clone(),
+        inactivity_timeout: config.media.inactivity_timeout,
+        node: config.node.clone(),
+        time_zone: loaded.time_zone(),
+    });
+    let hotline = tokio::spawn(telephony::run(services.clone(), incoming, shutdown.clone()));
+    info!(sip = %sip_addr, "ready");
+    ready(format!("ready sip={sip_addr}"));
+    shutdown.cancelled().await;
+    endpoint.shutdown();
+    hotline.await.context("the hotline task failed")?;
+    drop(services);
+    store.close().await;
+    Ok(())
+}
+
+/// The address RTP binds to and SDP names: the SIP address, or loopback
+/// when SIP listens on every interface (a deployment names its address).
+fn media_ip(sip_ip: IpAddr) -> IpAddr {
+    if sip_ip.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        sip_ip
+    }
+}
+
+fn load_prompts(loaded: &Loaded) -> anyhow::Result<Prompts> {
+    let files: std::collections::HashMap<_, _> = loaded.prompt_files().into_iter().collect();
+    let load = |name: &str| -> anyhow::Result<Prompt> {
+        let key = format!("ivr.prompts.{name}");
+        let path = files
+            .get(&key)
+            .with_context(|| format!("no prompt file for {key}"))?;
+        Prompt::load_wav(path).with_context(|| format!("{key}: {}", path.display()))
+    };
+    Ok(Prompts {
+        greeting: load("greeting")?,
+        menu: load("menu")?,
+        invalid: load("invalid")?,
+        voicemail: load("voicemail")?,
+        beep: load("beep")?,
+        thanks: load("thanks")?,
+    })
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to stderr: stdout carries only the `ready` line for scripts.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

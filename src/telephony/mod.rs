@@ -1,12 +1,20 @@
 //! Telephony: where a call meets the business. Inbound calls (accept or
 //! refuse, ring, answer), the IVR menu, the voice message, and the call
 //! record. It uses `sip`, `media`, `recording` and `store` through their
-//! `mod.rs` APIs and keeps each call's state in one task of its own.
+//! `mod.rs` APIs and keeps each call's state in one task of its own
+//! (`inbound`); `service` hands each INVITE to such a task.
 
 mod config;
+mod failure;
+mod inbound;
 mod ivr;
+mod recovery;
+mod service;
 
 pub use config::{
     CommunityConfig, HotlineConfig, IvrConfig, MENU_CHOICE_OTHER, MenuChoice, PromptFiles,
     VoicemailConfig,
 };
+pub use failure::CallFailure;
+pub use recovery::recover;
+pub use service::{ACCEPT, ALLOW, CallServices, Prompts, run};

@@ -1,0 +1,528 @@
+//! One inbound call, from INVITE to the finished call record, in one task:
+//! refuse it or ring it, answer it, run the IVR over its media session,
+//! record it, and write what happened into the store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::desk::phone;
+use crate::media::{Codec, MediaEvent, MediaHandle, MediaSession, PortLease, SessionParams};
+use crate::recording::CallRecorder;
+use crate::sip::sdp::{self, AudioCodec, Direction, Negotiated, Sdp};
+use crate::sip::{DialogEvent, InviteServer, NonInviteServer, ReInvite, ServerDialog, StatusCode};
+use crate::store::{CallEnd, NewCall, unix_millis};
+
+use super::config::{CommunityConfig, MENU_CHOICE_OTHER};
+use super::failure::CallFailure;
+use super::ivr::{Choice, Ivr, IvrAction, IvrEvent};
+use super::service::CallServices;
+
+/// Codecs we answer with, in our order of preference for offers we make.
+const SUPPORTED_CODECS: [AudioCodec; 2] = [AudioCodec::Pcmu, AudioCodec::Pcma];
+
+/// How a call that was answered ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    CallerHangUp,
+    HotlineHangUp,
+    Failure(CallFailure),
+}
+
+impl Ending {
+    fn reason(self) -> &'static str {
+        match self {
+            Ending::CallerHangUp => "caller_hangup",
+            Ending::HotlineHangUp => "hotline_hangup",
+            Ending::Failure(CallFailure::Shutdown) => "shutdown",
+            Ending::Failure(CallFailure::RtpTimeout) => "rtp_timeout",
+            Ending::Failure(CallFailure::AckTimeout) => "ack_timeout",
+            Ending::Failure(_) => "error",
+        }
+    }
+}
+
+/// Handles one INVITE to its end.
+pub(crate) async fn handle(services: Arc<CallServices>, invite: InviteServer, shutdown: CancellationToken) {
+    let span = info_span!(
+        "call",
+        call_id = %invite.request().call_id(),
+        from = %phone::mask_raw(&caller_of(&invite)),
+    );
+    handle_invite(services, invite, shutdown).instrument(span).await;
+}
+
+/// The caller: P-Asserted-Identity when the trunk sends it, else From.
+fn caller_of(invite: &InviteServer) -> String {
+    let request = invite.request();
+    request
+        .p_asserted_identity_user()
+        .or_else(|| request.from_user())
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn handle_invite(services: Arc<CallServices>, invite: InviteServer, shutdown: CancellationToken) {
+    let request = invite.request();
+    let source = request.source();
+    if !services.hotline.is_trusted(source.ip()) {
+        info!(%source, "refused: not a trusted trunk");
+        invite.reject(CallFailure::UntrustedSource.status()).await;
+        return;
+    }
+    let dialled = request.uri_user().unwrap_or_default().to_string();
+    let Some(community) = services.hotline.community_for(&dialled).cloned() else {
+        info!(dialled, "refused: not a hotline number");
+        invite.reject(CallFailure::UnknownNumber.status()).await;
+        return;
+    };
+    let caller_raw = caller_of(&invite);
+    let caller = phone::normalise(&caller_raw, community.area_code.as_deref())
+        .ok()
+        .map(|number| number.e164().to_string());
+    let call = NewCall {
+        id: uuid::Uuid::now_v7().to_string(),
+        sip_call_id: request.call_id().to_string(),
+        direction: "inbound".to_string(),
+        caller_raw,
+        caller,
+        dialled,
+        community: Some(community.code.clone()),
+        offered_at: unix_millis(SystemTime::now()),
+        node: services.node.clone(),
+    };
+    if let Err(err) = services.store.insert_call(&call).await {
+        warn!(%err, "cannot record the call; refusing it");
+        invite.reject(StatusCode::SERVICE_UNAVAILABLE).await;
+        return;
+    }
+    let call_id = call.id.clone();
+    let mut record = CallRecordWriter {
+        services: services.clone(),
+        id: call_id.clone(),
+    };
+    match ring_and_answer(&services, &community, &call_id, invite, &shutdown).await {
+        Err(Refused { status, reason, code }) => {
+            record.ended(reason, code, Some(status), None, None).await;
+        }
+        Ok(answered) => {
+            let (ending, duration_ms, sha256) = run_answered(&services, &record, answered, &shutdown).await;
+            let code = match ending {
+                Ending::Failure(failure) => Some(failure.code()),
+                _ => None,
+            };
+            record
+                .ended(ending.reason(), code, Some(StatusCode::OK), duration_ms, sha256)
+                .await;
+        }
+    }
+}
+
+/// Why a call ended before it was answered.
+struct Refused {
+    status: StatusCode,
+    reason: &'static str,
+    code: Option<&'static str>,
+}
+
+impl Refused {
+    fn failure(failure: CallFailure) -> Refused {
+        Refused {
+            status: failure.status(),
+            reason: "rejected",
+            code: Some(failure.code()),
+        }
+    }
+}
+
+/// An answered call, ready for the IVR.
+struct Answered {
+    dialog: ServerDialog,
+    media: MediaHandle<CallRecorder>,
+    /// Keeps the RTP port ours for the life of the call.
+    _port: PortLease,
+    media_events: mpsc::Receiver<MediaEvent>,
+    negotiated: Negotiated,
+    answered_at: Instant,
+    sdp_version: u64,
+    session_id: u64,
+}
+
+async fn ring_and_answer(
+    services: &Arc<CallServices>,
+    community: &CommunityConfig,
+    call_id: &str,
+    mut invite: InviteServer,
+    shutdown: &CancellationToken,
+) -> Result<Answered, Refused> {
+    let offer = invite.request().body();
+    let offered = if offer.is_empty() {
+        None
+    } else {
+        let parsed = match Sdp::parse(offer) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                info!(%err, "refused: unreadable SDP offer");
+                invite.reject(CallFailure::BadSdp.status()).await;
+                return Err(Refused::failure(CallFailure::BadSdp));
+            }
+        };
+        match sdp::negotiate(&parsed, &SUPPORTED_CODECS) {
+            Ok(negotiated) => Some((parsed, negotiated)),
+            Err(err) => {
+                info!(%err, "refused: no common codec");
+                invite.reject(CallFailure::NoCommonCodec.status()).await;
+                return Err(Refused::failure(CallFailure::NoCommonCodec));
+            }
+        }
+    };
+    let (socket, lease) = match services.ports.bind(services.media_ip).await {
+        Ok(bound) => bound,
+        Err(err) => {
+            warn!(%err, "refused: no RTP port");
+            invite.reject(CallFailure::NoMediaPort.status()).await;
+            return Err(Refused::failure(CallFailure::NoMediaPort));
+        }
+    };
+    invite.ringing().await;
+    tokio::select! {
+        () = tokio::time::sleep(services.hotline.answer_delay) => {}
+        () = invite.cancelled() => {
+            info!("cancelled before answer");
+            return Err(Refused { status: StatusCode::REQUEST_TERMINATED, reason: "cancelled", code: None });
+        }
+        () = shutdown.cancelled() => {
+            invite.reject(CallFailure::Shutdown.status()).await;
+            return Err(Refused::failure(CallFailure::Shutdown));
+        }
+    }
+    let session_id = u64::from(rand::random::<u32>());
+    let local_port = lease.port();
+    let body = match &offered {
+        Some((offer, negotiated)) => {
+            sdp::build_answer(session_id, 1, services.media_ip, local_port, offer, negotiated)
+        }
+        None => sdp::build_offer(session_id, 1, services.media_ip, local_port, &SUPPORTED_CODECS),
+    };
+    let recorder = match open_recording(services, community, call_id).await {
+        Ok(recorder) => recorder,
+        Err(failure) => {
+            invite.reject(failure.status()).await;
+            return Err(Refused::failure(failure));
+        }
+    };
+    let (dialog, ack_body) = match invite.answer(body).await {
+        Ok(answered) => answered,
+        Err(err) => {
+            warn!(%err, "answer not acknowledged");
+            drop(recorder.0.finish().await);
+            return Err(Refused {
+                status: StatusCode::OK,
+                reason: Ending::Failure(CallFailure::AckTimeout).reason(),
+                code: Some(CallFailure::AckTimeout.code()),
+            });
+        }
+    };
+    let answered_at = Instant::now();
+    let negotiated = match offered {
+        Some((_, negotiated)) => negotiated,
+        // RFC 3264 §5: with no offer in the INVITE, ours went in the 200 and
+        // the answer comes in the ACK.
+        None => match Sdp::parse(&ack_body).map_err(|_| ()).and_then(|answer| sdp::accept_answer(&answer).map_err(|_| ())) {
+            Ok(negotiated) => negotiated,
+            Err(()) => {
+                info!("ACK carried no usable SDP answer; hanging up");
+                let mut dialog = dialog;
+                drop(dialog.bye().await);
+                drop(recorder.0.finish().await);
+                return Err(Refused {
+                    status: StatusCode::OK,
+                    reason: "rejected",
+                    code: Some(CallFailure::BadSdp.code()),
+                });
+            }
+        },
+    };
+    let (recorder, relative_path) = recorder;
+    if let Err(err) = services
+        .store
+        .call_answered(call_id, unix_millis(SystemTime::now()), Some(&relative_path))
+        .await
+    {
+        warn!(%err, "cannot mark the call answered");
+    }
+    let params = SessionParams {
+        remote: negotiated.remote_rtp,
+        codec: media_codec(negotiated.codec),
+        dtmf_payload_type: negotiated.telephone_event_pt,
+        inactivity_timeout: services.inactivity_timeout,
+    };
+    let (media, media_events) = MediaSession::start(socket, params, recorder);
+    media.set_hold(negotiated.direction != Direction::SendRecv);
+    Ok(Answered {
+        dialog,
+        media,
+        _port: lease,
+        media_events,
+        negotiated,
+        answered_at,
+        sdp_version: 1,
+        session_id,
+    })
+}
+
+fn media_codec(codec: AudioCodec) -> Codec {
+    match codec {
+        AudioCodec::Pcmu => Codec::Pcmu,
+        AudioCodec::Pcma => Codec::Pcma,
+    }
+}
+
+/// Opens the call's recording at `<root>/<community>/YYYY/MM/DD/<call id>.wav`
+/// (the date in the configured zone); returns it with the path relative to
+/// the root, which is what the call record keeps.
+async fn open_recording(
+    services: &Arc<CallServices>,
+    community: &CommunityConfig,
+    call_id: &str,
+) -> Result<(CallRecorder, String), CallFailure> {
+    let today = chrono::Utc::now().with_timezone(&services.time_zone);
+    let relative = format!(
+        "{}/{}/{call_id}.wav",
+        community.code,
+        today.format("%Y/%m/%d")
+    );
+    let path: PathBuf = services.recordings_root.join(&relative);
+    match services.recordings.open(path) {
+        Ok(recorder) => Ok((recorder, relative)),
+        Err(err) => {
+            warn!(%err, "cannot open the recording; refusing the call");
+            Err(CallFailure::RecordingFailed)
+        }
+    }
+}
+
+/// Runs the IVR over an answered call; returns how it ended, its length
+/// and the recording's hash.
+async fn run_answered(
+    services: &Arc<CallServices>,
+    record: &CallRecordWriter,
+    mut call: Answered,
+    shutdown: &CancellationToken,
+) -> (Ending, Option<i64>, Option<String>) {
+    let mut ivr = Ivr::new(services.ivr.clone(), services.voicemail.clone());
+    let mut timer: Option<(tokio::time::Instant, u32)> = None;
+    let mut voicemail_start: Option<i64> = None;
+    let mut pending = ivr.start();
+    let ending = loop {
+        for action in std::mem::take(&mut pending) {
+            match action {
+                IvrAction::Play(id) => call.media.play(services.prompts.get(id).clone()),
+                IvrAction::StartTimer { after, generation } => {
+                    timer = Some((tokio::time::Instant::now() + after, generation));
+                }
+                IvrAction::MenuChosen(choice) => {
+                    let (digit, code) = match choice {
+                        Choice::Digit(digit, menu) => (Some(digit.to_string()), menu.code()),
+                        Choice::Other => (None, MENU_CHOICE_OTHER),
+                    };
+                    info!(choice = code, "menu choice");
+                    record.menu_choice(digit.as_deref(), code).await;
+                }
+                IvrAction::VoicemailStarted => voicemail_start = Some(elapsed_ms(call.answered_at)),
+                IvrAction::VoicemailEnded => {
+                    let end = elapsed_ms(call.answered_at);
+                    record.voicemail(voicemail_start.unwrap_or(end), end).await;
+                }
+                IvrAction::HangUp => {}
+            }
+            if action == IvrAction::HangUp {
+                if let Err(err) = call.dialog.bye().await {
+                    info!(%err, "our BYE was not answered");
+                }
+                break;
+            }
+        }
+        if ivr.is_done() {
+            break Ending::HotlineHangUp;
+        }
+        let timer_at = timer.map(|(at, _)| at);
+        tokio::select! {
+            event = call.media_events.recv() => match event {
+                Some(MediaEvent::Digit(digit)) => pending = ivr.handle(IvrEvent::Digit(digit.as_char())),
+                Some(MediaEvent::PlaybackFinished) => pending = ivr.handle(IvrEvent::PromptFinished),
+                Some(MediaEvent::Inactive) | None => {
+                    info!("no RTP from the caller; hanging up");
+                    close_message(&mut ivr, record, &call, voicemail_start).await;
+                    drop(call.dialog.bye().await);
+                    break Ending::Failure(CallFailure::RtpTimeout);
+                }
+            },
+            event = call.dialog.next_event() => match event {
+                Some(DialogEvent::Bye(bye)) => {
+                    bye.respond(StatusCode::OK, Vec::new(), None).await;
+                    close_message(&mut ivr, record, &call, voicemail_start).await;
+                    break Ending::CallerHangUp;
+                }
+                Some(DialogEvent::ReInvite(reinvite)) => answer_reinvite(&mut call, reinvite).await,
+                Some(DialogEvent::Info(info)) => {
+                    if let Some(digit) = info_digit(&info) {
+                        pending = ivr.handle(IvrEvent::Digit(digit));
+                    }
+                    info.respond(StatusCode::OK, Vec::new(), None).await;
+                }
+                Some(DialogEvent::Other(other)) => {
+                    let allow = vec![("Allow".to_string(), super::service::ALLOW.to_string())];
+                    other.respond(StatusCode::METHOD_NOT_ALLOWED, allow, None).await;
+                }
+                None => {
+                    close_message(&mut ivr, record, &call, voicemail_start).await;
+                    break Ending::CallerHangUp;
+                }
+            },
+            () = sleep_until(timer_at), if timer_at.is_some() => {
+                if let Some((_, generation)) = timer.take() {
+                    pending = ivr.handle(IvrEvent::Timer(generation));
+                }
+            }
+            () = shutdown.cancelled() => {
+                close_message(&mut ivr, record, &call, voicemail_start).await;
+                drop(call.dialog.bye().await);
+                break Ending::Failure(CallFailure::Shutdown);
+            }
+        }
+    };
+    let duration_ms = elapsed_ms(call.answered_at);
+    let (recorder, _stats) = call.media.stop().await;
+    match recorder.finish().await {
+        Ok(summary) => (
+            ending,
+            Some(i64::try_from(summary.duration.as_millis()).unwrap_or(duration_ms)),
+            Some(summary.sha256),
+        ),
+        Err(err) => {
+            warn!(%err, "recording could not be finished");
+            (ending, Some(duration_ms), None)
+        }
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A hang-up while the message is being recorded ends the message there.
+async fn close_message(
+    ivr: &mut Ivr,
+    record: &CallRecordWriter,
+    call: &Answered,
+    voicemail_start: Option<i64>,
+) {
+    if ivr.hung_up().contains(&IvrAction::VoicemailEnded) {
+        let end = elapsed_ms(call.answered_at);
+        record.voicemail(voicemail_start.unwrap_or(end), end).await;
+    }
+}
+
+/// Hold and resume (RFC 3264 §8.4): answer the direction the caller asks
+/// for and stop or restart sending.
+async fn answer_reinvite(call: &mut Answered, reinvite: ReInvite) {
+    let offer = reinvite.request().body();
+    if offer.is_empty() {
+        // An offerless re-INVITE: offer what we have (RFC 3264 §5).
+        call.sdp_version += 1;
+        let body = sdp::build_answer_for(call.session_id, call.sdp_version, &call.negotiated);
+        drop(reinvite.answer(body).await);
+        return;
+    }
+    let negotiated = match Sdp::parse(offer).map(|offer| (sdp::negotiate(&offer, &SUPPORTED_CODECS), offer)) {
+        Ok((Ok(negotiated), offer)) => (negotiated, offer),
+        Ok((Err(_), _)) => {
+            reinvite.reject(StatusCode::NOT_ACCEPTABLE_HERE).await;
+            return;
+        }
+        Err(_) => {
+            reinvite.reject(StatusCode::BAD_REQUEST).await;
+            return;
+        }
+    };
+    let (negotiated, offer) = negotiated;
+    call.sdp_version += 1;
+    let body = sdp::build_answer_like(call.session_id, call.sdp_version, &call.negotiated, &offer, &negotiated);
+    let on_hold = negotiated.direction != Direction::SendRecv;
+    info!(on_hold, "re-INVITE");
+    call.media.update(
+        negotiated.remote_rtp,
+        media_codec(negotiated.codec),
+        negotiated.telephone_event_pt,
+    );
+    call.media.set_hold(on_hold);
+    call.negotiated = negotiated;
+    drop(reinvite.answer(body).await);
+}
+
+/// A digit sent as SIP INFO `application/dtmf-relay`.
+fn info_digit(info: &NonInviteServer) -> Option<char> {
+    let request = info.request();
+    let is_relay = request
+        .content_type()
+        .is_some_and(|ct| ct.eq_ignore_ascii_case("application/dtmf-relay"));
+    if !is_relay {
+        return None;
+    }
+    let body = std::str::from_utf8(request.body()).ok()?;
+    crate::media::parse_dtmf_relay(body).map(|digit| digit.as_char())
+}
+
+fn elapsed_ms(since: Instant) -> i64 {
+    i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Writes one call's record; store trouble is logged, never ends the call.
+struct CallRecordWriter {
+    services: Arc<CallServices>,
+    id: String,
+}
+
+impl CallRecordWriter {
+    async fn menu_choice(&self, digit: Option<&str>, code: &str) {
+        if let Err(err) = self.services.store.call_menu_choice(&self.id, digit, code).await {
+            warn!(%err, "cannot store the menu choice");
+        }
+    }
+
+    async fn voicemail(&self, start_ms: i64, end_ms: i64) {
+        if let Err(err) = self.services.store.call_voicemail(&self.id, start_ms, end_ms).await {
+            warn!(%err, "cannot store the voice-message offsets");
+        }
+    }
+
+    async fn ended(
+        &mut self,
+        reason: &str,
+        code: Option<&str>,
+        status: Option<StatusCode>,
+        duration_ms: Option<i64>,
+        sha256: Option<String>,
+    ) {
+        let end = CallEnd {
+            ended_at: unix_millis(SystemTime::now()),
+            end_reason: reason.to_string(),
+            end_code: code.map(str::to_string),
+            sip_status: status.map(|s| i32::from(s.as_u16())),
+            duration_ms,
+            recording_sha256: sha256,
+        };
+        info!(reason, code, "call ended");
+        if let Err(err) = self.services.store.call_ended(&self.id, &end).await {
+            warn!(%err, "cannot finish the call record");
+        }
+    }
+}

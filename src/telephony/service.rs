@@ -1,0 +1,115 @@
+//! The hotline service: takes what the SIP endpoint hands up, starts one
+//! task per inbound call, answers OPTIONS, and on shutdown hangs up the
+//! calls in progress and waits for their records to be finished.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::media::{Prompt, RtpPortPool};
+use crate::recording::RecordingService;
+use crate::sip::{Incoming, NonInviteServer, StatusCode};
+use crate::store::Store;
+
+use super::config::{HotlineConfig, IvrConfig, VoicemailConfig};
+use super::inbound;
+use super::ivr::PromptId;
+
+/// Methods the hotline handles (for Allow headers).
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+/// Bodies the hotline accepts.
+pub const ACCEPT: &str = "application/sdp, application/dtmf-relay";
+
+/// The loaded prompts.
+#[derive(Debug, Clone)]
+pub struct Prompts {
+    pub greeting: Prompt,
+    pub menu: Prompt,
+    pub invalid: Prompt,
+    pub voicemail: Prompt,
+    pub beep: Prompt,
+    pub thanks: Prompt,
+}
+
+impl Prompts {
+    /// The prompt an IVR step plays.
+    pub(crate) fn get(&self, id: PromptId) -> &Prompt {
+        match id {
+            PromptId::Greeting => &self.greeting,
+            PromptId::Menu => &self.menu,
+            PromptId::Invalid => &self.invalid,
+            PromptId::Voicemail => &self.voicemail,
+            PromptId::Beep => &self.beep,
+            PromptId::Thanks => &self.thanks,
+        }
+    }
+}
+
+/// What every call task needs, shared read-only.
+pub struct CallServices {
+    pub store: Store,
+    pub recordings: RecordingService,
+    pub recordings_root: PathBuf,
+    pub ports: RtpPortPool,
+    /// The address put in our SDP and that RTP sockets bind to.
+    pub media_ip: IpAddr,
+    pub prompts: Prompts,
+    pub hotline: HotlineConfig,
+    pub ivr: IvrConfig,
+    pub voicemail: VoicemailConfig,
+    pub inactivity_timeout: Duration,
+    pub node: String,
+    pub time_zone: chrono_tz::Tz,
+}
+
+/// Serves calls until `shutdown` is cancelled, then hangs up the calls in
+/// progress and returns once every call record is finished.
+pub async fn run(
+    services: Arc<CallServices>,
+    mut incoming: mpsc::Receiver<Incoming>,
+    shutdown: CancellationToken,
+) {
+    let calls = TaskTracker::new();
+    loop {
+        tokio::select! {
+            request = incoming.recv() => match request {
+                Some(Incoming::Invite(invite)) => {
+                    calls.spawn(inbound::handle(services.clone(), invite, shutdown.child_token()));
+                }
+                Some(Incoming::Options(options)) => answer_options(options).await,
+                Some(Incoming::Request(request)) => refuse_outside_dialog(request).await,
+                None => break,
+            },
+            () = shutdown.cancelled() => break,
+        }
+    }
+    calls.close();
+    calls.wait().await;
+}
+
+/// RFC 3261 §11.2: OPTIONS is answered as an INVITE would be, with what we
+/// support.
+async fn answer_options(options: NonInviteServer) {
+    let headers = vec![
+        ("Allow".to_string(), ALLOW.to_string()),
+        ("Accept".to_string(), ACCEPT.to_string()),
+        ("Accept-Language".to_string(), "zh-CN".to_string()),
+    ];
+    options.respond(StatusCode::OK, headers, None).await;
+}
+
+/// A request outside any dialog that only makes sense inside one (BYE,
+/// INFO) refers to no call we know (RFC 3261 §15.1.2).
+async fn refuse_outside_dialog(request: NonInviteServer) {
+    let status = match request.request().method() {
+        "BYE" | "INFO" => StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST,
+        _ => StatusCode::METHOD_NOT_ALLOWED,
+    };
+    let headers = vec![("Allow".to_string(), ALLOW.to_string())];
+    request.respond(status, headers, None).await;
+}

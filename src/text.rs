@@ -1,0 +1,32 @@
+//! What people read or hear, in Simplified Chinese, in one place: console
+//! and command-line output. (The spoken prompts' texts are in
+//! `scripts/gen-prompts.sh`, which makes the WAV files from them.)
+
+/// `hotline check-config` when the file is good.
+pub const CONFIG_OK: &str = "配置正确";
+/// `hotline check-config` when the built-in defaults are used.
+pub const CONFIG_BUILT_IN: &str = "(内置默认配置)";
+/// Heading before configuration errors.
+pub const CONFIG_ERRORS: &str = "配置有误:";
+/// `hotline calls list` when there is nothing to show.
+pub const NO_CALLS: &str = "没有通话记录";
+/// Column headings of `hotline calls list`.
+pub const CALLS_HEADER: [&str; 9] = [
+    "通话ID", "来电时间", "主叫", "被叫", "小区", "按键", "时长(秒)", "结束原因", "录音",
+];
+
+/// What an end reason code means to a person.
+pub fn end_reason(code: &str) -> &'static str {
+    match code {
+        "caller_hangup" => "来电方挂机",
+        "hotline_hangup" => "系统挂机",
+        "cancelled" => "接听前取消",
+        "rtp_timeout" => "媒体超时",
+        "ack_timeout" => "应答未确认",
+        "rejected" => "已拒接",
+        "shutdown" => "服务停止",
+        "crashed" => "异常中断(已修复)",
+        "error" => "系统错误",
+        _ => "未知",
+    }
+}

@@ -1,0 +1,296 @@
+//! End-to-end test support: the daemon started as the real binary on free
+//! ports with a config of the test's own, SIPp as the peer, and the CLI to
+//! read what the daemon stored.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether a peer program is missing; in CI that fails the test.
+pub fn have(program: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set and {program} is not installed (scripts/test.sh installs it)"
+        );
+        eprintln!("note: {program} not installed; skipping");
+    }
+    found
+}
+
+/// Every daemon of a test run gets its own RTP range.
+static NEXT_RTP: AtomicU16 = AtomicU16::new(0);
+
+/// A daemon under test.
+pub struct Daemon {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub sip: SocketAddr,
+    stderr_log: PathBuf,
+}
+
+/// Extra TOML written into the test's config (top-level sections merge by
+/// being written after the base).
+#[derive(Clone, Debug)]
+pub struct DaemonOptions {
+    pub answer_delay: &'static str,
+    pub extra: String,
+    pub database_url: Option<String>,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> Self {
+        DaemonOptions {
+            answer_delay: "200ms",
+            extra: String::new(),
+            database_url: None,
+        }
+    }
+}
+
+impl Daemon {
+    pub fn start(options: DaemonOptions) -> Daemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, options)
+    }
+
+    /// Starts a daemon on an existing data directory (a restart).
+    pub fn start_in(dir: tempfile::TempDir, options: DaemonOptions) -> Daemon {
+        let config = dir.path().join("hotline.toml");
+        let shipped = std::fs::read_to_string(repo().join("config/hotline.toml")).expect("shipped config");
+        let prompts = repo().join("config/prompts");
+        let text = shipped
+            .replace("answer_delay = \"1s\"", &format!("answer_delay = \"{}\"", options.answer_delay))
+            .replace("prompts_dir = \"prompts\"", &format!("prompts_dir = \"{}\"", prompts.display()))
+            .replace("inactivity_timeout = \"30s\"", "inactivity_timeout = \"10s\"");
+        std::fs::write(&config, format!("{text}\n{}", options.extra)).expect("write config");
+        let block = NEXT_RTP.fetch_add(1, Ordering::Relaxed);
+        let low = 30000 + (std::process::id() as u16 % 100) * 200 + (block % 10) * 20;
+        let rtp = format!("{low}-{}", low + 19);
+        let stderr_log = dir.path().join("daemon.log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hotline"));
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--sip-listen")
+            .arg("127.0.0.1:0")
+            .arg("--rtp-ports")
+            .arg(&rtp)
+            .env("HOTLINE_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_log).expect("log file"));
+        if let Some(url) = &options.database_url {
+            command.arg("--database-url").arg(url);
+        }
+        let mut child = command.spawn().expect("start hotline");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep reading so the daemon never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(&stderr_log).unwrap_or_default();
+                panic!("the daemon printed no ready line; its log:\n{log}");
+            }
+        };
+        let sip = line
+            .strip_prefix("ready sip=")
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+        Daemon {
+            child: Some(child),
+            dir,
+            config,
+            sip,
+            stderr_log,
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    /// kill -9, keeping the data directory for a restart.
+    pub fn kill9(mut self) -> tempfile::TempDir {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let dir = tempfile::tempdir().expect("placeholder");
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the daemon did not stop within 15 s of SIGTERM");
+        }
+    }
+
+    /// `hotline calls list --json` against this daemon's store.
+    pub fn calls(&self) -> Vec<serde_json::Value> {
+        let output = Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .arg("calls")
+            .arg("list")
+            .arg("--json")
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .output()
+            .expect("run calls list");
+        assert!(
+            output.status.success(),
+            "calls list failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("calls list prints JSON")
+    }
+
+    /// Waits until `calls()` satisfies `done` (the record is written as the
+    /// call ends, a moment after SIPp sees the BYE).
+    pub fn wait_for_calls(&self, done: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let calls = self.calls();
+            if done(&calls) || Instant::now() > deadline {
+                return calls;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn recordings(&self) -> PathBuf {
+        self.dir.path().join("recordings")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A UDP port that was free a moment ago.
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// What a SIPp run left.
+pub struct SippRun {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl SippRun {
+    pub fn explain(&self, daemon: &Daemon) -> String {
+        let mut logs = String::new();
+        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
+            for entry in entries.flatten() {
+                logs.push_str(&format!("--- {}\n", entry.path().display()));
+                logs.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        format!(
+            "sipp stdout:\n{}\nsipp stderr:\n{}\n{logs}\n--- daemon log:\n{}",
+            self.stdout,
+            self.stderr,
+            daemon.log()
+        )
+    }
+}
+
+/// Runs one SIPp scenario from `tests/sipp/` against `target`.
+pub fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> SippRun {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_udp_port().to_string();
+    let scenario_path = repo().join("tests/sipp").join(scenario);
+    let output = Command::new("timeout")
+        .arg("60")
+        .arg("sipp")
+        .arg("-sf")
+        .arg(&scenario_path)
+        .arg("-i")
+        .arg("127.0.0.1")
+        .arg("-p")
+        .arg(&port)
+        .arg("-m")
+        .arg("1")
+        .arg("-s")
+        .arg("hotline")
+        .arg("-timeout")
+        .arg("40s")
+        .arg("-timeout_error")
+        .arg("-trace_err")
+        .arg("-error_file")
+        .arg(dir.path().join("errors.log"))
+        .arg("-nostdin")
+        .args(args)
+        .arg(target.to_string())
+        .current_dir(dir.path())
+        .output()
+        .expect("run sipp");
+    SippRun {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        dir,
+    }
+}
+
+/// Reads a WAV fully: (channels, sample rate, bits, samples per channel, interleaved samples).
+pub fn read_wav(path: &Path) -> (u16, u32, u16, usize, Vec<i16>) {
+    let mut reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = reader.spec();
+    let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let frames = samples.len() / usize::from(spec.channels.max(1));
+    (spec.channels, spec.sample_rate, spec.bits_per_sample, frames, samples)
+}
