@@ -75,7 +75,7 @@ impl Daemon {
     pub fn start_in(dir: tempfile::TempDir, options: DaemonOptions) -> Daemon {
         let config = dir.path().join("hotline.toml");
         let shipped = std::fs::read_to_string(repo().join("config/hotline.toml")).expect("shipped config");
-        let prompts = repo().join("config/prompts");
+        let prompts = repo().join("tests/fixtures/prompts");
         let text = shipped
             .replace("answer_delay = \"1s\"", &format!("answer_delay = \"{}\"", options.answer_delay))
             .replace("prompts_dir = \"prompts\"", &format!("prompts_dir = \"{}\"", prompts.display()))
