@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Generates the IVR voice prompts in config/prompts/ with espeak-ng (Mandarin
+# voice `cmn`) and sox: 8 kHz, mono, 16-bit signed PCM WAV, peak-normalised
+# to -3 dBFS. Replace any file with a real recording later (see
+# config/prompts/README.md); rerun this script to restore the synthetic ones.
+#
+# Usage: scripts/gen-prompts.sh [OUTPUT_DIR]   (default: config/prompts)
+# Needs: espeak-ng (with the cmn voice), sox.
+set -euo pipefail
+
+out_dir="${1:-$(dirname "$0")/../config/prompts}"
+
+# The prompt texts, in one place: file name (without .wav) and what it says.
+declare -A PROMPTS=(
+    [greeting]="您好,这里是物业客户服务热线,本次通话将被录音。"
+    [menu]="报修请按1,投诉请按2,有偿服务请按3,咨询请按4,人工服务请按0。"
+    [invalid]="输入有误,请重新选择。"
+    [voicemail]="现在无法接通人工服务,请在提示音后留言,按井号键结束。"
+    [thanks]="您的留言已记录,我们会尽快与您联系,谢谢您的来电,再见。"
+)
+
+# espeak-ng settings: Mandarin voice, speed in words per minute.
+VOICE=cmn
+SPEED_WPM=160
+
+# Output format every prompt must have (the media layer plays nothing else).
+RATE_HZ=8000
+CHANNELS=1
+BITS=16
+PEAK_DBFS=-3
+
+# The beep before a voice message: a sine tone.
+BEEP_HZ=1000
+BEEP_SECONDS=0.4
+BEEP_FADE_SECONDS=0.01
+
+for tool in espeak-ng sox; do
+    command -v "$tool" >/dev/null || { echo "gen-prompts: $tool is not installed" >&2; exit 1; }
+done
+
+mkdir -p "$out_dir"
+tmp_dir="$(mktemp -d)"
+trap 'rm -rf "$tmp_dir"' EXIT
+
+# Resample, downmix, set 16-bit signed PCM and normalise the peak level.
+# `-R` makes the dither repeatable, so a rerun gives byte-identical files.
+convert() {
+    local input="$1" output="$2"
+    sox -R "$input" -r "$RATE_HZ" -c "$CHANNELS" -b "$BITS" -e signed-integer "$output" norm "$PEAK_DBFS"
+}
+
+for name in "${!PROMPTS[@]}"; do
+    raw="$tmp_dir/$name.raw.wav"
+    espeak-ng -v "$VOICE" -s "$SPEED_WPM" -w "$raw" "${PROMPTS[$name]}"
+    convert "$raw" "$out_dir/$name.wav"
+done
+
+sox -R -n -r "$RATE_HZ" -c "$CHANNELS" -b "$BITS" -e signed-integer "$tmp_dir/beep.wav" \
+    synth "$BEEP_SECONDS" sine "$BEEP_HZ" fade "$BEEP_FADE_SECONDS" "$BEEP_SECONDS" "$BEEP_FADE_SECONDS"
+convert "$tmp_dir/beep.wav" "$out_dir/beep.wav"
+
+for name in "${!PROMPTS[@]}" beep; do
+    printf '%-10s %s\n' "$name.wav" "$(soxi -d "$out_dir/$name.wav")"
+done
