@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::desk::phone;
+use crate::desk::{self, AreaCode};
 use crate::media::{Codec, MediaEvent, MediaHandle, MediaSession, PortLease, SessionParams};
 use crate::recording::CallRecorder;
 use crate::sip::sdp::{self, AudioCodec, Direction, Negotiated, Sdp};
@@ -48,11 +48,10 @@ impl Ending {
 
 /// Handles one INVITE to its end.
 pub(crate) async fn handle(services: Arc<CallServices>, invite: InviteServer, shutdown: CancellationToken) {
-    let span = info_span!(
-        "call",
-        call_id = %invite.request().call_id(),
-        from = %phone::mask_raw(&caller_of(&invite)),
-    );
+    let caller = desk::normalise(&caller_of(&invite), None)
+        .map(|number| number.mask())
+        .unwrap_or_else(|_| "unknown".to_string());
+    let span = info_span!("call", call_id = %invite.request().call_id(), from = %caller);
     handle_invite(services, invite, shutdown).instrument(span).await;
 }
 
@@ -81,9 +80,13 @@ async fn handle_invite(services: Arc<CallServices>, invite: InviteServer, shutdo
         return;
     };
     let caller_raw = caller_of(&invite);
-    let caller = phone::normalise(&caller_raw, community.area_code.as_deref())
+    let area_code = community
+        .area_code
+        .as_deref()
+        .and_then(|code| AreaCode::parse(code).ok());
+    let caller = desk::normalise(&caller_raw, area_code.as_ref())
         .ok()
-        .map(|number| number.e164().to_string());
+        .map(|number| number.number().to_string());
     let call = NewCall {
         id: uuid::Uuid::now_v7().to_string(),
         sip_call_id: request.call_id().to_string(),
