@@ -53,6 +53,7 @@ pub struct DaemonOptions {
     pub answer_delay: &'static str,
     pub extra: String,
     pub database_url: Option<String>,
+    pub trust_loopback: bool,
 }
 
 impl Default for DaemonOptions {
@@ -61,7 +62,16 @@ impl Default for DaemonOptions {
             answer_delay: "200ms",
             extra: String::new(),
             database_url: None,
+            trust_loopback: true,
         }
+    }
+}
+
+impl DaemonOptions {
+    /// A config that trusts only a network the tests are not on.
+    pub fn untrusting_loopback(mut self) -> Self {
+        self.trust_loopback = false;
+        self
     }
 }
 
@@ -80,6 +90,14 @@ impl Daemon {
             .replace("answer_delay = \"1s\"", &format!("answer_delay = \"{}\"", options.answer_delay))
             .replace("prompts_dir = \"prompts\"", &format!("prompts_dir = \"{}\"", prompts.display()))
             .replace("inactivity_timeout = \"30s\"", "inactivity_timeout = \"10s\"");
+        let text = if options.trust_loopback {
+            text
+        } else {
+            text.replace(
+                "trusted_sources = [\"127.0.0.0/8\", \"::1/128\"]",
+                "trusted_sources = [\"192.0.2.0/24\"]",
+            )
+        };
         std::fs::write(&config, format!("{text}\n{}", options.extra)).expect("write config");
         let block = NEXT_RTP.fetch_add(1, Ordering::Relaxed);
         let low = 30000 + (std::process::id() as u16 % 100) * 200 + (block % 10) * 20;
@@ -222,6 +240,20 @@ pub fn free_udp_port() -> u16 {
         .expect("free port")
 }
 
+/// An even UDP port whose successor is free too (SIPp's media port pair).
+pub fn free_media_port() -> u16 {
+    for _ in 0..100 {
+        let port = free_udp_port() & !1;
+        if port > 1024
+            && UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port + 1)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free media port pair");
+}
+
 /// What a SIPp run left.
 pub struct SippRun {
     pub success: bool,
@@ -273,9 +305,14 @@ pub fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> SippRun {
         .arg("-error_file")
         .arg(dir.path().join("errors.log"))
         .arg("-nostdin")
+        .arg("-mi")
+        .arg("127.0.0.1")
+        .arg("-mp")
+        .arg(free_media_port().to_string())
         .args(args)
         .arg(target.to_string())
-        .current_dir(dir.path())
+        // rtp_stream opens its files relative to the working directory.
+        .current_dir(repo())
         .output()
         .expect("run sipp");
     SippRun {
