@@ -1,0 +1,606 @@
+//! Repair of a WAV file that a crash (kill -9, power loss, full disk) left with
+//! sizes that do not match its length. Knows the RIFF/WAVE layout only; which
+//! files to check, and when, is the caller's business (at start, before
+//! recordings are opened).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::hash::sha256_file;
+use super::wav::{
+    CANONICAL_HEADER_LEN, DATA_SIZE_OFFSET, RIFF_SIZE_OFFSET, canonical_header, duration_of,
+};
+use super::{RecordingError, Result};
+
+/// Bytes of a chunk header: four-character id and 32-bit little-endian size.
+const CHUNK_HEADER_LEN: u64 = 8;
+/// `RIFF` + size + `WAVE`.
+const RIFF_HEADER_LEN: u64 = 12;
+/// Bytes of the `fmt ` chunk body this module reads (PCMWAVEFORMAT).
+const FMT_FIELDS_LEN: usize = 16;
+/// Bytes the RIFF size field does not count (`RIFF` and the field itself).
+const RIFF_UNCOUNTED_LEN: u64 = 8;
+
+/// What [`repair`] found and left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepairReport {
+    /// Length of the audio now in the file.
+    pub duration: Duration,
+    /// Lowercase hex SHA-256 of the whole file as left on disk.
+    pub sha256: String,
+    /// Whether the file had to be changed.
+    pub was_damaged: bool,
+}
+
+/// Checks the WAV at `path` and, if its RIFF or data size does not match its
+/// length, fixes them in place (RIFF/WAVE layout, the "Multimedia Programming
+/// Interface and Data Specifications 1.0" of 1991): the data chunk then runs
+/// to the end of the file, rounded down to whole sample frames (a trailing
+/// partial frame is cut off). A file shorter than a header that begins like
+/// one becomes an empty stereo 8 kHz WAV. An intact file is not written to.
+pub fn repair(path: &Path) -> Result<RepairReport> {
+    let io_error = |source: io::Error| RecordingError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io_error)?;
+    let len = file.metadata().map_err(io_error)?.len();
+
+    let (duration, was_damaged) = if len < CANONICAL_HEADER_LEN as u64 {
+        rewrite_short(&mut file, len, path)?;
+        (Duration::ZERO, true)
+    } else {
+        let layout = read_layout(&mut file, len, path)?;
+        let audio_frames;
+        let verdict = layout.verdict(&mut file, len).map_err(io_error)?;
+        let was_damaged = match verdict {
+            Verdict::Intact => {
+                audio_frames = layout.declared_data / u64::from(layout.block_align);
+                false
+            }
+            Verdict::RiffSizeOnly => {
+                audio_frames = layout.declared_data / u64::from(layout.block_align);
+                write_u32_at(&mut file, RIFF_SIZE_OFFSET as u64, riff_size(len))
+                    .map_err(io_error)?;
+                true
+            }
+            Verdict::DataRunsToEnd => {
+                audio_frames = fix_to_end(&mut file, &layout, len).map_err(io_error)?;
+                true
+            }
+        };
+        if was_damaged {
+            file.sync_all().map_err(io_error)?;
+        }
+        (duration_of(audio_frames, layout.sample_rate), was_damaged)
+    };
+    drop(file);
+    if was_damaged {
+        tracing::warn!(path = %path.display(), ?duration, "repaired a damaged recording");
+    }
+    let sha256 = sha256_file(path).map_err(io_error)?;
+    Ok(RepairReport {
+        duration,
+        sha256,
+        was_damaged,
+    })
+}
+
+/// Where the chunks of a RIFF/WAVE file are.
+#[derive(Debug)]
+struct Layout {
+    riff_size: u32,
+    sample_rate: u32,
+    block_align: u16,
+    /// Offset of the first byte of sample data.
+    data_start: u64,
+    /// Data size the header claims.
+    declared_data: u64,
+}
+
+/// What a file needs.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Intact,
+    RiffSizeOnly,
+    DataRunsToEnd,
+}
+
+impl Layout {
+    fn verdict(&self, file: &mut File, len: u64) -> io::Result<Verdict> {
+        let available = len - self.data_start;
+        let whole_frames = self
+            .declared_data
+            .is_multiple_of(u64::from(self.block_align));
+        if self.declared_data > available || !whole_frames {
+            return Ok(Verdict::DataRunsToEnd);
+        }
+        let data_end = self.data_start + self.declared_data;
+        // Bytes after the data chunk are fine only if they are whole chunks
+        // (e.g. a LIST chunk an editor appended); otherwise they are samples
+        // written after the last header sync. A chunk of odd size is followed
+        // by a pad byte (RIFF specification, "Chunks").
+        if data_end < len && !chunks_tile(file, data_end + self.declared_data % 2, len)? {
+            return Ok(Verdict::DataRunsToEnd);
+        }
+        Ok(if u64::from(self.riff_size) == len - RIFF_UNCOUNTED_LEN {
+            Verdict::Intact
+        } else {
+            Verdict::RiffSizeOnly
+        })
+    }
+}
+
+/// Reads the RIFF header and walks the chunks up to the `data` chunk.
+fn read_layout(file: &mut File, len: u64, path: &Path) -> Result<Layout> {
+    let not_wav = || RecordingError::NotWav {
+        path: path.to_path_buf(),
+    };
+    let io_error = |source: io::Error| RecordingError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut riff = [0u8; RIFF_HEADER_LEN as usize];
+    file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+    file.read_exact(&mut riff).map_err(io_error)?;
+    if &riff[0..4] != b"RIFF" || &riff[8..12] != b"WAVE" {
+        return Err(not_wav());
+    }
+    let riff_size = le_u32(&riff[4..8]);
+    let mut format: Option<(u32, u16)> = None;
+    let mut at = RIFF_HEADER_LEN;
+    loop {
+        let Some((id, size)) = read_chunk_header(file, at, len).map_err(io_error)? else {
+            return Err(not_wav());
+        };
+        let body = at + CHUNK_HEADER_LEN;
+        match &id {
+            b"fmt " => {
+                if size < FMT_FIELDS_LEN as u32 || body + FMT_FIELDS_LEN as u64 > len {
+                    return Err(not_wav());
+                }
+                let mut fields = [0u8; FMT_FIELDS_LEN];
+                file.read_exact(&mut fields).map_err(io_error)?;
+                let channels = le_u16(&fields[2..4]);
+                let sample_rate = le_u32(&fields[4..8]);
+                let byte_rate = le_u32(&fields[8..12]);
+                let block_align = le_u16(&fields[12..14]);
+                let bits_per_sample = le_u16(&fields[14..16]);
+                if !fmt_is_consistent(
+                    channels,
+                    sample_rate,
+                    byte_rate,
+                    block_align,
+                    bits_per_sample,
+                ) {
+                    return Err(not_wav());
+                }
+                format = Some((sample_rate, block_align));
+            }
+            b"data" => {
+                let Some((sample_rate, block_align)) = format else {
+                    return Err(not_wav());
+                };
+                return Ok(Layout {
+                    riff_size,
+                    sample_rate,
+                    block_align,
+                    data_start: body,
+                    declared_data: u64::from(size),
+                });
+            }
+            other if !is_fourcc(other) => return Err(not_wav()),
+            _ => {}
+        }
+        at = body + u64::from(size) + u64::from(size % 2);
+    }
+}
+
+/// Whether the `fmt ` fields describe whole, non-empty sample frames (the
+/// block alignment is what repair rounds to, so it must be right).
+fn fmt_is_consistent(
+    channels: u16,
+    sample_rate: u32,
+    byte_rate: u32,
+    block_align: u16,
+    bits_per_sample: u16,
+) -> bool {
+    let bytes_per_sample = u32::from(bits_per_sample).div_ceil(8);
+    channels != 0
+        && sample_rate != 0
+        && bits_per_sample != 0
+        && u32::from(block_align) == u32::from(channels) * bytes_per_sample
+        && u64::from(byte_rate) == u64::from(sample_rate) * u64::from(block_align)
+}
+
+/// Whether the bytes from `at` to `len` are a sequence of whole chunks (the
+/// last one may lack its pad byte, a common writer slip).
+fn chunks_tile(file: &mut File, mut at: u64, len: u64) -> io::Result<bool> {
+    while at < len {
+        let Some((id, size)) = read_chunk_header(file, at, len)? else {
+            return Ok(false);
+        };
+        if !is_fourcc(&id) {
+            return Ok(false);
+        }
+        let end = at + CHUNK_HEADER_LEN + u64::from(size);
+        if end == len {
+            return Ok(true);
+        }
+        at = end + u64::from(size % 2);
+    }
+    Ok(at == len)
+}
+
+/// Reads the chunk header at `at`, or `None` if the file ends before it does.
+fn read_chunk_header(file: &mut File, at: u64, len: u64) -> io::Result<Option<([u8; 4], u32)>> {
+    if at + CHUNK_HEADER_LEN > len {
+        return Ok(None);
+    }
+    let mut header = [0u8; CHUNK_HEADER_LEN as usize];
+    file.seek(SeekFrom::Start(at))?;
+    file.read_exact(&mut header)?;
+    let mut id = [0u8; 4];
+    id.copy_from_slice(&header[0..4]);
+    Ok(Some((id, le_u32(&header[4..8]))))
+}
+
+/// A chunk id is four printable ASCII characters (spaces allowed).
+fn is_fourcc(id: &[u8; 4]) -> bool {
+    id.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+}
+
+/// Makes the data chunk run to the end of the file, cut to whole sample
+/// frames; returns the sample frames it now holds.
+fn fix_to_end(file: &mut File, layout: &Layout, len: u64) -> io::Result<u64> {
+    let block_align = u64::from(layout.block_align);
+    // The RIFF size (everything after its own field) must fit in 32 bits,
+    // pad byte included.
+    let most = (u64::from(u32::MAX) - 1).saturating_sub(layout.data_start - RIFF_UNCOUNTED_LEN);
+    let mut data = (len - layout.data_start).min(most);
+    data -= data % block_align;
+    let data_end = layout.data_start + data;
+    file.set_len(data_end)?;
+    let new_len = if data % 2 == 1 {
+        file.seek(SeekFrom::Start(data_end))?;
+        file.write_all(&[0])?;
+        data_end + 1
+    } else {
+        data_end
+    };
+    let data_u32 = u32::try_from(data).expect("data is capped below u32::MAX above");
+    write_u32_at(file, layout.data_start - 4, data_u32)?;
+    write_u32_at(file, RIFF_SIZE_OFFSET as u64, riff_size(new_len))?;
+    Ok(data / block_align)
+}
+
+/// Rewrites a file too short to hold a header as an empty recording, if what
+/// it holds is the beginning of one.
+fn rewrite_short(file: &mut File, len: u64, path: &Path) -> Result<()> {
+    let io_error = |source: io::Error| RecordingError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut bytes = Vec::with_capacity(CANONICAL_HEADER_LEN);
+    file.take(len).read_to_end(&mut bytes).map_err(io_error)?;
+    if !begins_like_a_recording(&bytes) {
+        return Err(RecordingError::NotWav {
+            path: PathBuf::from(path),
+        });
+    }
+    file.set_len(0).map_err(io_error)?;
+    file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+    file.write_all(&canonical_header(0)).map_err(io_error)?;
+    file.sync_all().map_err(io_error)
+}
+
+/// Whether `bytes` match the canonical header everywhere but the size fields.
+fn begins_like_a_recording(bytes: &[u8]) -> bool {
+    let canonical = canonical_header(0);
+    let size_fields = [
+        RIFF_SIZE_OFFSET..RIFF_SIZE_OFFSET + 4,
+        DATA_SIZE_OFFSET..DATA_SIZE_OFFSET + 4,
+    ];
+    bytes
+        .iter()
+        .zip(canonical)
+        .enumerate()
+        .all(|(at, (&byte, expected))| {
+            byte == expected || size_fields.iter().any(|field| field.contains(&at))
+        })
+}
+
+/// The RIFF size field of a file of `len` bytes (saturated: a file longer
+/// than a RIFF can describe is capped before this is written).
+fn riff_size(len: u64) -> u32 {
+    u32::try_from(len.saturating_sub(RIFF_UNCOUNTED_LEN)).unwrap_or(u32::MAX)
+}
+
+fn write_u32_at(file: &mut File, at: u64, value: u32) -> io::Result<()> {
+    file.seek(SeekFrom::Start(at))?;
+    file.write_all(&value.to_le_bytes())
+}
+
+fn le_u16(bytes: &[u8]) -> u16 {
+    u16::from_le_bytes([bytes[0], bytes[1]])
+}
+
+fn le_u32(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::WavRecorder;
+    use sha2::{Digest, Sha256};
+    use std::fs;
+
+    /// Bytes of one stereo sample frame.
+    const FRAME_BYTES: usize = 4;
+
+    fn ramp(frames: usize, offset: usize) -> Vec<i16> {
+        (offset..offset + frames)
+            .flat_map(|i| [i as i16, -(i as i16) - 1])
+            .collect()
+    }
+
+    fn le_bytes(samples: &[i16]) -> Vec<u8> {
+        samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+    }
+
+    /// A finished recording of `frames` sample frames.
+    fn finished(dir: &Path, name: &str, frames: usize) -> PathBuf {
+        let path = dir.join(name);
+        let mut recorder = WavRecorder::create(&path).expect("create");
+        recorder.append(&ramp(frames, 0)).expect("append");
+        recorder.finish().expect("finish");
+        path
+    }
+
+    fn read_back(path: &Path) -> (hound::WavSpec, Vec<i16>) {
+        let mut reader = hound::WavReader::open(path).expect("hound opens the repaired file");
+        let samples = reader
+            .samples::<i16>()
+            .map(|s| s.expect("sample"))
+            .collect();
+        (reader.spec(), samples)
+    }
+
+    fn append_bytes(path: &Path, bytes: &[u8]) {
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .expect("open for append");
+        file.write_all(bytes).expect("append");
+    }
+
+    #[test]
+    fn samples_written_after_the_last_sync_are_counted_and_a_partial_frame_dropped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("crash.wav");
+        let mut recorder = WavRecorder::create(&path).expect("create");
+        recorder.append(&ramp(100, 0)).expect("append");
+        recorder.sync_header().expect("sync");
+        // The process dies: the header still says 100 frames, but 50 more and
+        // half a frame reached the file.
+        std::mem::forget(recorder);
+        let mut tail = le_bytes(&ramp(50, 100));
+        tail.extend_from_slice(&[0xAA, 0xBB, 0xCC]);
+        append_bytes(&path, &tail);
+
+        let report = repair(&path).expect("repair");
+
+        assert!(report.was_damaged);
+        assert_eq!(report.duration, duration_of(150, 8000));
+        let (spec, samples) = read_back(&path);
+        assert_eq!(
+            (spec.channels, spec.sample_rate, spec.bits_per_sample),
+            (2, 8000, 16)
+        );
+        assert_eq!(samples, ramp(150, 0));
+        let bytes = fs::read(&path).expect("read");
+        assert_eq!(bytes.len(), CANONICAL_HEADER_LEN + 150 * FRAME_BYTES);
+        assert_eq!(bytes[..CANONICAL_HEADER_LEN], canonical_header(600));
+        assert_eq!(report.sha256, hex::encode(Sha256::digest(&bytes)));
+    }
+
+    #[test]
+    fn a_crash_before_the_first_sync_is_repaired_from_zero_sizes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("early.wav");
+        let mut bytes = canonical_header(0).to_vec();
+        bytes[RIFF_SIZE_OFFSET..RIFF_SIZE_OFFSET + 4].copy_from_slice(&0u32.to_le_bytes());
+        bytes.extend(le_bytes(&ramp(10, 0)));
+        fs::write(&path, &bytes).expect("write");
+
+        let report = repair(&path).expect("repair");
+
+        assert!(report.was_damaged);
+        assert_eq!(read_back(&path).1, ramp(10, 0));
+    }
+
+    #[test]
+    fn a_file_cut_mid_sample_keeps_its_whole_frames() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = finished(dir.path(), "cut.wav", 100);
+        let file = OpenOptions::new().write(true).open(&path).expect("open");
+        file.set_len((CANONICAL_HEADER_LEN + 60 * FRAME_BYTES + 3) as u64)
+            .expect("truncate");
+        drop(file);
+
+        let report = repair(&path).expect("repair");
+
+        assert!(report.was_damaged);
+        assert_eq!(report.duration, duration_of(60, 8000));
+        assert_eq!(read_back(&path).1, ramp(60, 0));
+    }
+
+    #[test]
+    fn an_intact_recording_is_reported_undamaged_and_left_byte_identical() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = finished(dir.path(), "fine.wav", 8000);
+        let before = fs::read(&path).expect("read");
+        let modified = fs::metadata(&path)
+            .expect("metadata")
+            .modified()
+            .expect("mtime");
+
+        let report = repair(&path).expect("repair");
+
+        assert!(!report.was_damaged);
+        assert_eq!(report.duration, Duration::from_secs(1));
+        assert_eq!(report.sha256, hex::encode(Sha256::digest(&before)));
+        assert_eq!(fs::read(&path).expect("read again"), before);
+        assert_eq!(
+            fs::metadata(&path)
+                .expect("metadata")
+                .modified()
+                .expect("mtime"),
+            modified
+        );
+    }
+
+    #[test]
+    fn a_chunk_after_the_data_is_not_mistaken_for_samples() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = finished(dir.path(), "tagged.wav", 10);
+        // An editor appended a LIST chunk of odd size, pad byte included.
+        let list = b"LIST\x05\x00\x00\x00INFO!\x00";
+        append_bytes(&path, list);
+        let mut bytes = fs::read(&path).expect("read");
+        let riff = (bytes.len() - 8) as u32;
+        bytes[RIFF_SIZE_OFFSET..RIFF_SIZE_OFFSET + 4].copy_from_slice(&riff.to_le_bytes());
+        fs::write(&path, &bytes).expect("write");
+
+        let report = repair(&path).expect("repair");
+
+        assert!(!report.was_damaged);
+        assert_eq!(fs::read(&path).expect("read again"), bytes);
+    }
+
+    #[test]
+    fn a_wrong_riff_size_alone_is_fixed_without_touching_the_samples() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = finished(dir.path(), "riff.wav", 10);
+        let mut bytes = fs::read(&path).expect("read");
+        bytes[RIFF_SIZE_OFFSET..RIFF_SIZE_OFFSET + 4].copy_from_slice(&7u32.to_le_bytes());
+        fs::write(&path, &bytes).expect("write");
+
+        let report = repair(&path).expect("repair");
+
+        assert!(report.was_damaged);
+        let repaired = fs::read(&path).expect("read again");
+        assert_eq!(repaired[..CANONICAL_HEADER_LEN], canonical_header(40));
+        assert_eq!(
+            repaired[CANONICAL_HEADER_LEN..],
+            bytes[CANONICAL_HEADER_LEN..]
+        );
+    }
+
+    #[test]
+    fn a_file_shorter_than_a_header_becomes_an_empty_recording() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for len in [0, 3, 20, CANONICAL_HEADER_LEN - 1] {
+            let path = dir.path().join(format!("short-{len}.wav"));
+            fs::write(&path, &canonical_header(0)[..len]).expect("write");
+
+            let report = repair(&path).expect("repair");
+
+            assert!(report.was_damaged, "length {len}");
+            assert_eq!(report.duration, Duration::ZERO);
+            assert_eq!(fs::read(&path).expect("read"), canonical_header(0));
+            let (spec, samples) = read_back(&path);
+            assert_eq!((spec.channels, spec.sample_rate), (2, 8000));
+            assert!(samples.is_empty());
+        }
+    }
+
+    #[test]
+    fn garbage_is_not_a_wav_and_is_left_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let long_garbage: Vec<u8> = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
+        let mut no_data = canonical_header(0)[..36].to_vec();
+        no_data.extend_from_slice(b"junk\x04\x00\x00\x00abcd");
+        let mut zero_align = canonical_header(0).to_vec();
+        zero_align[32..34].copy_from_slice(&0u16.to_le_bytes());
+        let mut bad_chunk_id = canonical_header(0)[..12].to_vec();
+        bad_chunk_id.extend_from_slice(&[0xff; 40]);
+        let cases: [(&str, &[u8]); 6] = [
+            ("hello", b"hello"),
+            ("short-riff-but-not-wave", b"RIFF\x00\x00\x00\x00AVI "),
+            ("long", &long_garbage),
+            ("no-data-chunk", &no_data),
+            ("zero-block-align", &zero_align),
+            ("bad-chunk-id", &bad_chunk_id),
+        ];
+        for (name, bytes) in cases {
+            let path = dir.path().join(name);
+            fs::write(&path, bytes).expect("write");
+
+            let error = repair(&path).expect_err(name);
+
+            assert!(
+                matches!(error, RecordingError::NotWav { .. }),
+                "{name}: {error}"
+            );
+            assert_eq!(fs::read(&path).expect("read"), bytes, "{name} untouched");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_an_io_error_naming_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("missing.wav");
+        let error = repair(&path).expect_err("missing");
+        assert!(matches!(&error, RecordingError::Io { path: p, .. } if *p == path));
+    }
+
+    #[test]
+    fn mangled_headers_never_panic_and_what_repairs_plays() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut original = canonical_header(400).to_vec();
+        original.extend(le_bytes(&ramp(100, 0)));
+        // A fixed linear congruential sequence: reproducible "random" damage.
+        let mut state: u32 = 0x2545_f491;
+        let mut next = move || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            state
+        };
+        let mut repaired = 0;
+        let mut refused = 0;
+        for round in 0..300 {
+            let mut bytes = original.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let at = next() as usize % CANONICAL_HEADER_LEN;
+                bytes[at] = next() as u8;
+            }
+            bytes.truncate(next() as usize % original.len() + 1);
+            let path = dir.path().join(format!("mangled-{round}.wav"));
+            fs::write(&path, &bytes).expect("write");
+
+            let Ok(_) = repair(&path) else {
+                refused += 1;
+                continue;
+            };
+            repaired += 1;
+            let mut reader = hound::WavReader::open(&path).unwrap_or_else(|error| {
+                panic!("round {round}: repaired file does not open: {error}")
+            });
+            let len = fs::metadata(&path).expect("metadata").len();
+            let counted = u64::from(reader.len()) * u64::from(reader.spec().bits_per_sample / 8);
+            assert!(counted <= len, "round {round}");
+            assert!(reader.samples::<i16>().all(|s| s.is_ok()), "round {round}");
+        }
+        assert!(
+            repaired > 50 && refused > 50,
+            "repaired {repaired}, refused {refused}"
+        );
+    }
+}
