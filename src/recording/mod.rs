@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use repair::{RepairReport, repair};
+pub use repair::{RepairOutcome, RepairReport, repair, repair_all};
 pub use wav::{CHANNELS, RecordingSummary, SAMPLE_RATE_HZ, WavRecorder};
 pub use writer::{CallRecorder, RecordingService};
 

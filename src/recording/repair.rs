@@ -3,7 +3,7 @@
 //! files to check, and when, is the caller's business (at start, before
 //! recordings are opened).
 
-use std::fs::{File, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,6 +14,8 @@ use super::wav::{
 };
 use super::{RecordingError, Result};
 
+/// File name extension of recordings.
+const WAV_EXTENSION: &str = "wav";
 /// Bytes of a chunk header: four-character id and 32-bit little-endian size.
 const CHUNK_HEADER_LEN: u64 = 8;
 /// `RIFF` + size + `WAVE`.
@@ -90,6 +92,54 @@ pub fn repair(path: &Path) -> Result<RepairReport> {
         sha256,
         was_damaged,
     })
+}
+
+/// What [`repair_all`] did with one file.
+#[derive(Debug)]
+pub struct RepairOutcome {
+    /// The file looked at.
+    pub path: PathBuf,
+    /// What [`repair`] said about it.
+    pub result: Result<RepairReport>,
+}
+
+/// Runs [`repair`] on every `.wav` file under `root` (recursively, symbolic
+/// links not followed). Meant for start-up, before any recording is opened:
+/// a file being written would look damaged. A missing root holds nothing.
+pub fn repair_all(root: &Path) -> Result<Vec<RepairOutcome>> {
+    let mut outcomes = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound && dir == root => break,
+            Err(source) => return Err(RecordingError::Io { path: dir, source }),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|source| RecordingError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let path = entry.path();
+            let file_type = entry.file_type().map_err(|source| RecordingError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if file_type.is_dir() {
+                pending.push(path);
+            } else if file_type.is_file() && is_wav_name(&path) {
+                let result = repair(&path);
+                outcomes.push(RepairOutcome { path, result });
+            }
+        }
+    }
+    outcomes.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(outcomes)
+}
+
+fn is_wav_name(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case(WAV_EXTENSION))
 }
 
 /// Where the chunks of a RIFF/WAVE file are.
@@ -340,7 +390,6 @@ mod tests {
     use super::*;
     use crate::recording::WavRecorder;
     use sha2::{Digest, Sha256};
-    use std::fs;
 
     /// Bytes of one stereo sample frame.
     const FRAME_BYTES: usize = 4;
@@ -602,5 +651,44 @@ mod tests {
             repaired > 50 && refused > 50,
             "repaired {repaired}, refused {refused}"
         );
+    }
+
+    #[test]
+    fn repair_all_checks_every_recording_under_the_root() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fine = finished(dir.path(), "a/fine.wav", 10);
+        let broken = dir.path().join("a/b/broken.WAV");
+        fs::create_dir_all(broken.parent().expect("parent")).expect("mkdir");
+        fs::write(&broken, &canonical_header(0)[..10]).expect("write");
+        let garbage = dir.path().join("garbage.wav");
+        fs::write(&garbage, b"not audio").expect("write");
+        fs::write(dir.path().join("notes.txt"), b"ignored").expect("write");
+
+        let outcomes = repair_all(dir.path()).expect("walk");
+
+        let seen: Vec<(&Path, Option<bool>)> = outcomes
+            .iter()
+            .map(|o| {
+                (
+                    o.path.as_path(),
+                    o.result.as_ref().ok().map(|r| r.was_damaged),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (broken.as_path(), Some(true)),
+                (fine.as_path(), Some(false)),
+                (garbage.as_path(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn repair_all_of_a_missing_root_finds_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let outcomes = repair_all(&dir.path().join("never-created")).expect("walk");
+        assert!(outcomes.is_empty());
     }
 }
