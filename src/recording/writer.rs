@@ -1,0 +1,465 @@
+//! The recording service: writer threads that keep file I/O off the packet
+//! path. A [`CallRecorder`] batches a call's stereo frames into blocks and
+//! hands each full block to its writer thread through a channel; the thread
+//! appends it, syncs the header every `header_sync`, and gives the empty block
+//! back, so a call in steady state allocates nothing. Knows media frames and
+//! files only, not what a call is.
+
+use std::collections::HashMap;
+use std::mem;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::repair::repair;
+use super::wav::{CHANNELS, RecordingSummary, WavRecorder};
+use super::{RecordingConfig, RecordingError, Result};
+use crate::media::{Frame, SAMPLES_PER_FRAME, StereoSink};
+
+/// Frames per block handed to a writer thread: 25 × 20 ms = 500 ms.
+pub(crate) const FRAMES_PER_BLOCK: usize = 25;
+/// Interleaved samples in one block.
+pub(crate) const BLOCK_SAMPLES: usize = FRAMES_PER_BLOCK * SAMPLES_PER_FRAME * CHANNELS as usize;
+/// Commands a writer thread may have queued before recorders hold their
+/// blocks back (growing them) instead of queueing more: with 500 ms blocks,
+/// minutes of audio for a thread's share of calls.
+const COMMAND_QUEUE_LEN: usize = 4096;
+/// Empty blocks waiting to be reused by one recorder.
+const SPARE_BLOCKS: usize = 4;
+/// Writer threads are named this plus their index.
+const THREAD_NAME_PREFIX: &str = "hotline-rec-";
+
+/// Where a writer thread sends a finished recording's summary.
+type Reply = oneshot::Sender<Result<RecordingSummary>>;
+
+/// What a recorder (or the service) tells a writer thread.
+enum Command {
+    /// Take over this freshly created file.
+    Open {
+        id: u64,
+        recorder: Box<WavRecorder>,
+        spares: SyncSender<Vec<i16>>,
+    },
+    /// Append these interleaved samples.
+    Block { id: u64, samples: Vec<i16> },
+    /// Append the last samples, finalise, hash, reply (if anyone listens).
+    Finish {
+        id: u64,
+        samples: Vec<i16>,
+        reply: Option<Reply>,
+    },
+    /// Finish every open file and stop.
+    Shutdown,
+}
+
+/// The writer threads and the files spread over them.
+pub struct RecordingService {
+    root: PathBuf,
+    writers: Vec<Writer>,
+    next_writer: AtomicUsize,
+    next_id: AtomicU64,
+}
+
+struct Writer {
+    commands: SyncSender<Command>,
+    thread: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RecordingService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingService")
+            .field("root", &self.root)
+            .field("writer_threads", &self.writers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordingService {
+    /// Starts `config.writer_threads` writer threads (at least one). A thread
+    /// the OS refuses is logged and left out; with none, `open` fails with
+    /// [`RecordingError::WriterGone`].
+    pub fn start(config: &RecordingConfig) -> Self {
+        if config.writer_threads == 0 {
+            tracing::warn!("recording.writer_threads is 0; starting one writer thread");
+        }
+        let threads = config.writer_threads.max(1);
+        let mut writers = Vec::with_capacity(threads);
+        for index in 0..threads {
+            let (commands, inbox) = mpsc::sync_channel(COMMAND_QUEUE_LEN);
+            let header_sync = config.header_sync;
+            let spawned = thread::Builder::new()
+                .name(format!("{THREAD_NAME_PREFIX}{index}"))
+                .spawn(move || run_writer(&inbox, header_sync));
+            match spawned {
+                Ok(thread) => writers.push(Writer { commands, thread }),
+                Err(error) => {
+                    tracing::error!(%error, index, "cannot start a recording writer thread");
+                }
+            }
+        }
+        Self {
+            root: config.root.clone(),
+            writers,
+            next_writer: AtomicUsize::new(0),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    /// The directory relative recording paths are created under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates the recording at `path` (relative paths are taken under the
+    /// root; parent directories are created; an existing file is refused) and
+    /// hands it to a writer thread. Does the few blocking syscalls of creating
+    /// the file on the caller's thread, so that failure is reported here.
+    pub fn open(&self, path: PathBuf) -> Result<CallRecorder> {
+        let path = self.root.join(path);
+        if self.writers.is_empty() {
+            return Err(RecordingError::WriterGone { path });
+        }
+        let writer =
+            &self.writers[self.next_writer.fetch_add(1, Ordering::Relaxed) % self.writers.len()];
+        let recorder = WavRecorder::create(&path)?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (spares, spares_back) = mpsc::sync_channel(SPARE_BLOCKS);
+        writer
+            .commands
+            .send(Command::Open {
+                id,
+                recorder: Box::new(recorder),
+                spares,
+            })
+            .map_err(|_| RecordingError::WriterGone { path: path.clone() })?;
+        tracing::debug!(path = %path.display(), "recording opened");
+        Ok(CallRecorder {
+            id,
+            path,
+            commands: writer.commands.clone(),
+            block: Vec::with_capacity(BLOCK_SAMPLES),
+            spares: spares_back,
+            held_back: false,
+            writer_gone: false,
+            finished: false,
+        })
+    }
+
+    /// Finishes every file still open and joins the writer threads. Blocks
+    /// until the queued blocks are written; recorders used after this get
+    /// [`RecordingError::WriterGone`] from `finish`.
+    pub fn shutdown(self) {
+        for writer in &self.writers {
+            // A thread that is already gone has nothing left to finish.
+            let _ = writer.commands.send(Command::Shutdown);
+        }
+        for writer in self.writers {
+            let name = writer.thread.thread().name().map(str::to_owned);
+            if writer.thread.join().is_err() {
+                tracing::error!(thread = ?name, "a recording writer thread panicked");
+            }
+        }
+    }
+}
+
+/// One call's recording, fed from the media session. Dropping it without
+/// [`finish`](Self::finish) still finalises the file on its writer thread.
+pub struct CallRecorder {
+    id: u64,
+    path: PathBuf,
+    commands: SyncSender<Command>,
+    /// The block being filled; capacity [`BLOCK_SAMPLES`].
+    block: Vec<i16>,
+    /// Empty blocks coming back from the writer thread.
+    spares: Receiver<Vec<i16>>,
+    /// The writer's queue was full at the last hand-over (logged once).
+    held_back: bool,
+    writer_gone: bool,
+    finished: bool,
+}
+
+impl std::fmt::Debug for CallRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallRecorder")
+            .field("path", &self.path)
+            .field("buffered_samples", &self.block.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallRecorder {
+    /// Where the recording is written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Hands over the last partial block and asks the writer thread to
+    /// finalise the header, `fsync` and hash the file.
+    pub fn finish(mut self) -> impl Future<Output = Result<RecordingSummary>> + Send + 'static {
+        let (reply, summary) = oneshot::channel();
+        let sent = self.send_finish(Some(reply));
+        let path = self.path.clone();
+        async move {
+            if !sent {
+                return Err(RecordingError::WriterGone { path });
+            }
+            summary
+                .await
+                .map_err(|_| RecordingError::WriterGone { path })?
+        }
+    }
+
+    /// Sends the current block to the writer without blocking. If the
+    /// writer's queue is full the block is kept and grows (the only case that
+    /// allocates) until the next frame tries again.
+    fn hand_over_block(&mut self) {
+        if self.writer_gone {
+            self.block.clear();
+            return;
+        }
+        let samples = mem::take(&mut self.block);
+        match self.commands.try_send(Command::Block {
+            id: self.id,
+            samples,
+        }) {
+            Ok(()) => {
+                self.held_back = false;
+                self.block = self
+                    .spares
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BLOCK_SAMPLES));
+            }
+            Err(TrySendError::Full(command)) => {
+                self.block = command.into_samples();
+                if !self.held_back {
+                    self.held_back = true;
+                    tracing::warn!(path = %self.path.display(), "recording writer is behind; holding samples back");
+                }
+            }
+            Err(TrySendError::Disconnected(command)) => {
+                self.block = command.into_samples();
+                self.block.clear();
+                self.writer_gone = true;
+                tracing::warn!(path = %self.path.display(), "recording writer is gone; dropping samples");
+            }
+        }
+    }
+
+    /// Sends the last samples and the finish command; false if the writer is
+    /// gone. Waits only if the writer's queue is full.
+    fn send_finish(&mut self, reply: Option<Reply>) -> bool {
+        self.finished = true;
+        let samples = mem::take(&mut self.block);
+        self.commands
+            .send(Command::Finish {
+                id: self.id,
+                samples,
+                reply,
+            })
+            .is_ok()
+    }
+}
+
+impl StereoSink for CallRecorder {
+    fn push_frame(&mut self, left: &Frame, right: &Frame) {
+        for (&l, &r) in left.iter().zip(right.iter()) {
+            self.block.push(l);
+            self.block.push(r);
+        }
+        if self.block.len() >= BLOCK_SAMPLES {
+            self.hand_over_block();
+        }
+    }
+}
+
+impl Drop for CallRecorder {
+    fn drop(&mut self) {
+        if !self.finished && !self.send_finish(None) {
+            tracing::warn!(path = %self.path.display(), "recording dropped after its writer stopped");
+        }
+    }
+}
+
+impl Command {
+    /// The samples a block command carried (empty for other commands).
+    fn into_samples(self) -> Vec<i16> {
+        match self {
+            Command::Block { samples, .. } | Command::Finish { samples, .. } => samples,
+            Command::Open { .. } | Command::Shutdown => Vec::new(),
+        }
+    }
+}
+
+/// When a file's header is due to be synced (sans-IO: the time comes in).
+#[derive(Debug, Clone, Copy)]
+struct HeaderSync {
+    every: Duration,
+    last: Instant,
+    /// Samples were appended since `last`.
+    pending: bool,
+}
+
+impl HeaderSync {
+    fn new(every: Duration, now: Instant) -> Self {
+        Self {
+            every,
+            last: now,
+            pending: false,
+        }
+    }
+
+    fn appended(&mut self) {
+        self.pending = true;
+    }
+
+    fn is_due(&self, now: Instant) -> bool {
+        self.pending && now.saturating_duration_since(self.last) >= self.every
+    }
+
+    fn synced(&mut self, now: Instant) {
+        self.last = now;
+        self.pending = false;
+    }
+
+    /// How long until a sync is due, if one is pending.
+    fn due_in(&self, now: Instant) -> Option<Duration> {
+        self.pending
+            .then(|| (self.last + self.every).saturating_duration_since(now))
+    }
+}
+
+/// A file owned by a writer thread.
+struct OpenFile {
+    recorder: Box<WavRecorder>,
+    spares: SyncSender<Vec<i16>>,
+    header: HeaderSync,
+    /// The first write error; later blocks are dropped and `finish` reports it.
+    failure: Option<RecordingError>,
+}
+
+impl OpenFile {
+    fn append(&mut self, samples: &[i16]) {
+        if self.failure.is_some() || samples.is_empty() {
+            return;
+        }
+        match self.recorder.append(samples) {
+            Ok(()) => self.header.appended(),
+            Err(error) => self.fail(error),
+        }
+    }
+
+    fn sync_if_due(&mut self, now: Instant) {
+        if self.failure.is_none() && self.header.is_due(now) {
+            match self.recorder.sync_header() {
+                Ok(()) => self.header.synced(now),
+                Err(error) => self.fail(error),
+            }
+        }
+    }
+
+    fn fail(&mut self, error: RecordingError) {
+        tracing::error!(path = %self.recorder.path().display(), %error, "recording write failed; later samples are dropped");
+        self.failure = Some(error);
+    }
+
+    /// Gives an emptied block back to its recorder (dropped if it has enough).
+    fn recycle(&self, mut samples: Vec<i16>) {
+        samples.clear();
+        let _ = self.spares.try_send(samples);
+    }
+
+    fn finish(self) -> Result<RecordingSummary> {
+        let Some(failure) = self.failure else {
+            return self.recorder.finish();
+        };
+        // The header may not match what reached the disk: make it playable.
+        let path = self.recorder.path().to_path_buf();
+        drop(self.recorder);
+        if let Err(error) = repair(&path) {
+            tracing::error!(path = %path.display(), %error, "cannot repair a failed recording");
+        }
+        Err(failure)
+    }
+}
+
+/// The loop of one writer thread; returns when told to shut down or when
+/// every sender is gone, after finishing the files still open.
+fn run_writer(inbox: &Receiver<Command>, header_sync: Duration) {
+    let mut files: HashMap<u64, OpenFile> = HashMap::new();
+    loop {
+        let now = Instant::now();
+        for file in files.values_mut() {
+            file.sync_if_due(now);
+        }
+        let next_sync = files
+            .values()
+            .filter_map(|file| file.header.due_in(now))
+            .min();
+        let received = match next_sync {
+            Some(wait) => inbox.recv_timeout(wait),
+            None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let command = match received {
+            Ok(command) => command,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        match command {
+            Command::Open {
+                id,
+                recorder,
+                spares,
+            } => {
+                let header = HeaderSync::new(header_sync, Instant::now());
+                files.insert(
+                    id,
+                    OpenFile {
+                        recorder,
+                        spares,
+                        header,
+                        failure: None,
+                    },
+                );
+            }
+            Command::Block { id, samples } => {
+                if let Some(file) = files.get_mut(&id) {
+                    file.append(&samples);
+                    file.sync_if_due(Instant::now());
+                    file.recycle(samples);
+                }
+            }
+            Command::Finish { id, samples, reply } => {
+                if let Some(mut file) = files.remove(&id) {
+                    file.append(&samples);
+                    deliver(file.finish(), reply);
+                }
+            }
+            Command::Shutdown => break,
+        }
+    }
+    for (_, file) in files.drain() {
+        deliver(file.finish(), None);
+    }
+}
+
+/// Sends a finished recording's summary to whoever waits for it, or logs it.
+fn deliver(result: Result<RecordingSummary>, reply: Option<Reply>) {
+    let unheard = match reply {
+        Some(reply) => reply.send(result).err(),
+        None => Some(result),
+    };
+    match unheard {
+        None => {}
+        Some(Ok(summary)) => {
+            tracing::debug!(path = %summary.path.display(), frames = summary.frames, sha256 = %summary.sha256, "recording finished");
+        }
+        Some(Err(error)) => tracing::warn!(%error, "recording finished with an error"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
