@@ -53,8 +53,9 @@ pub enum MediaEvent {
     /// The prompt given to [`MediaHandle::play`] has been sent entirely.
     /// Not sent for a prompt that was replaced or stopped.
     PlaybackFinished,
-    /// No RTP arrived for the inactivity timeout (not counted while on hold).
-    /// Sent once per silence; arriving RTP re-arms it.
+    /// No RTP arrived for the inactivity timeout, counted from the start of
+    /// the session, the last packet or the end of a hold (not while on
+    /// hold). Sent once per silence; arriving RTP re-arms it.
     Inactive,
 }
 
