@@ -1,0 +1,404 @@
+//! The per-call media session: one task that owns the call's RTP socket,
+//! receives and decodes the remote audio, plays prompts at the 20 ms pace,
+//! reports digits, and hands one stereo frame per 20 ms to a [`StereoSink`].
+//!
+//! The only file of this layer that touches sockets. The packet path makes no
+//! allocation, takes no lock and makes no syscall beyond one receive per
+//! packet and one send per tick (DESIGN.md). Knows nothing of SIP: whoever
+//! negotiated the call passes the remote address, codec and payload types.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::Instrument;
+
+use super::rtp::{SequenceOrder, SequenceTracker};
+use super::{
+    Codec, Digit, DtmfReceiver, FRAME_DURATION, Frame, Playback, Prompt, RTP_HEADER_LEN, RtpPacket,
+    RtpWriter, SAMPLES_PER_FRAME, SILENCE, StereoSink, ring::SampleRing,
+};
+
+/// Largest datagram read; anything RTP over Ethernet fits (RFC 3550 §11
+/// leaves the size to the lower layer; 1500-byte MTU).
+const RECEIVE_BUFFER_LEN: usize = 1500;
+/// One G.711 packet: header plus one octet per sample.
+const SEND_BUFFER_LEN: usize = RTP_HEADER_LEN + SAMPLES_PER_FRAME;
+/// RTP timestamp units per tick (RFC 3551 §4.5.14: 8000 Hz clock).
+const SAMPLES_PER_TICK: u32 = SAMPLES_PER_FRAME as u32;
+/// Events waiting for the call task before new ones are dropped.
+const EVENT_CHANNEL_CAPACITY: usize = 32;
+
+/// What the session needs to know about the other side, as negotiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionParams {
+    /// Where to send RTP until a packet arrives (the SDP `c=`/`m=` address).
+    pub remote: SocketAddr,
+    /// The audio codec both sides agreed on.
+    pub codec: Codec,
+    /// The payload type of `telephone-event` (RFC 4733), if negotiated.
+    pub dtmf_payload_type: Option<u8>,
+    /// Silence of the remote side after which [`MediaEvent::Inactive`] is sent.
+    pub inactivity_timeout: Duration,
+}
+
+/// What the session reports to the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// A key was pressed (RFC 4733), reported once at the start of the press.
+    Digit(Digit),
+    /// The prompt given to [`MediaHandle::play`] has been sent entirely.
+    /// Not sent for a prompt that was replaced or stopped.
+    PlaybackFinished,
+    /// No RTP arrived for the inactivity timeout, counted from the start of
+    /// the session, the last packet or the end of a hold (not while on
+    /// hold). Sent once per silence; arriving RTP re-arms it.
+    Inactive,
+}
+
+/// Counters of one session, returned by [`MediaHandle::stop`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaStats {
+    /// Valid RTP packets accepted from the remote side (audio, digits, other).
+    pub packets_received: u64,
+    /// RTP packets sent.
+    pub packets_sent: u64,
+    /// Packets the remote side sent that never arrived (RFC 3550 A.3).
+    pub packets_lost_estimate: u64,
+    /// Payload octets received in accepted packets.
+    pub bytes_received: u64,
+    /// Payload octets sent (RFC 3550 §6.4.1 sender's octet count).
+    pub bytes_sent: u64,
+    /// Datagrams dropped: not RTP, or from another address than the latched one.
+    pub packets_dropped: u64,
+    /// Received samples dropped because the remote side sent faster than
+    /// real time.
+    pub samples_overrun: u64,
+}
+
+/// Orders from the handle to the task.
+#[derive(Debug)]
+enum Command {
+    Play(Prompt),
+    StopPlayback,
+    Update {
+        remote: SocketAddr,
+        codec: Codec,
+        dtmf_payload_type: Option<u8>,
+    },
+    Hold(bool),
+    Stop,
+}
+
+/// Controls a running [`MediaSession`]. Dropping it ends the session too,
+/// dropping the sink; call [`stop`](Self::stop) to get the sink back.
+pub struct MediaHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    task: JoinHandle<(Box<dyn StereoSink>, MediaStats)>,
+}
+
+impl std::fmt::Debug for MediaHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaHandle")
+            .field("finished", &self.task.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MediaHandle {
+    /// Plays `prompt` once from its start, replacing whatever was playing.
+    pub fn play(&self, prompt: Prompt) {
+        self.send(Command::Play(prompt));
+    }
+
+    /// Stops the prompt being played, if any; silence follows.
+    pub fn stop_playback(&self) {
+        self.send(Command::StopPlayback);
+    }
+
+    /// Applies a renegotiation (re-INVITE): new address, codec and
+    /// telephone-event payload type. The source latch is reset.
+    pub fn update(&self, remote: SocketAddr, codec: Codec, dtmf_payload_type: Option<u8>) {
+        self.send(Command::Update {
+            remote,
+            codec,
+            dtmf_payload_type,
+        });
+    }
+
+    /// On hold nothing is sent (the prompt pauses), silence and whatever
+    /// arrives are still recorded, and inactivity is not reported.
+    pub fn set_hold(&self, on_hold: bool) {
+        self.send(Command::Hold(on_hold));
+    }
+
+    /// Ends the session and returns the sink (to finish the recording) and
+    /// the counters.
+    pub async fn stop(self) -> (Box<dyn StereoSink>, MediaStats) {
+        self.send(Command::Stop);
+        match self.task.await {
+            Ok(result) => result,
+            // The task is never aborted (its JoinHandle lives only here), and
+            // a runtime shutting down drops this future before it could see
+            // a cancellation: the only possible error is a panic, passed on.
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
+    }
+
+    fn send(&self, command: Command) {
+        // The task only ends on Stop or when this handle is dropped, so the
+        // receiver is alive whenever a command can be sent.
+        if self.commands.send(command).is_err() {
+            tracing::warn!("media session ended before a command reached it");
+        }
+    }
+}
+
+/// The state of one call's media, owned by its task.
+pub struct MediaSession {
+    socket: UdpSocket,
+    /// The address RTP goes to: the SDP one, then the latched source.
+    remote: SocketAddr,
+    /// The source of the first valid packet (RFC 4961 symmetric RTP).
+    latched: Option<SocketAddr>,
+    codec: Codec,
+    dtmf_payload_type: Option<u8>,
+    inactivity_timeout: Duration,
+    sink: Box<dyn StereoSink>,
+    events: mpsc::Sender<MediaEvent>,
+    writer: RtpWriter,
+    tracker: SequenceTracker,
+    dtmf: DtmfReceiver,
+    ring: SampleRing,
+    playback: Option<Playback>,
+    on_hold: bool,
+    /// Whether the previous tick sent a packet; the next one after silence
+    /// carries the marker bit (RFC 3551 §4.1).
+    sent_last_tick: bool,
+    last_received: Instant,
+    inactive_reported: bool,
+    stats: MediaStats,
+}
+
+impl MediaSession {
+    /// Spawns the session task on an already bound socket (from
+    /// [`RtpPortPool::bind`](super::RtpPortPool::bind)); must be called
+    /// inside a tokio runtime. The first frame reaches the sink 20 ms later.
+    pub fn start(
+        socket: UdpSocket,
+        params: SessionParams,
+        sink: Box<dyn StereoSink>,
+    ) -> (MediaHandle, mpsc::Receiver<MediaEvent>) {
+        let (command_tx, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, event_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
+        let span = tracing::info_span!(
+            "media",
+            local = ?socket.local_addr().ok(),
+            remote = %params.remote,
+            codec = params.codec.encoding_name(),
+        );
+        let session = MediaSession {
+            socket,
+            remote: params.remote,
+            latched: None,
+            codec: params.codec,
+            dtmf_payload_type: params.dtmf_payload_type,
+            inactivity_timeout: params.inactivity_timeout,
+            sink,
+            events: event_tx,
+            writer: RtpWriter::random(),
+            tracker: SequenceTracker::default(),
+            dtmf: DtmfReceiver::new(),
+            ring: SampleRing::default(),
+            playback: None,
+            on_hold: false,
+            sent_last_tick: false,
+            last_received: Instant::now(),
+            inactive_reported: false,
+            stats: MediaStats::default(),
+        };
+        let task = tokio::spawn(session.run(command_rx).instrument(span));
+        (
+            MediaHandle {
+                commands: command_tx,
+                task,
+            },
+            event_rx,
+        )
+    }
+
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) -> (Box<dyn StereoSink>, MediaStats) {
+        let mut ticker = tokio::time::interval_at(Instant::now() + FRAME_DURATION, FRAME_DURATION);
+        // A late tick is caught up at once, so the recording loses no frame
+        // to scheduling.
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let mut buffer = [0u8; RECEIVE_BUFFER_LEN];
+        loop {
+            // Biased: commands first (a stop is prompt), then the clock
+            // (a tick is ready at most once per 20 ms, so it cannot starve
+            // reception), then the socket.
+            tokio::select! {
+                biased;
+                command = commands.recv() => match command {
+                    Some(Command::Stop) | None => break,
+                    Some(command) => self.apply(command),
+                },
+                _ = ticker.tick() => self.tick(),
+                received = self.socket.recv_from(&mut buffer) => match received {
+                    Ok((len, from)) => self.receive(&buffer[..len], from),
+                    Err(error) => tracing::debug!(%error, "RTP receive failed"),
+                },
+            }
+        }
+        self.stats.packets_lost_estimate = self.tracker.lost_estimate();
+        self.stats.samples_overrun = self.ring.dropped();
+        tracing::debug!(stats = ?self.stats, "media session ended");
+        (self.sink, self.stats)
+    }
+
+    fn apply(&mut self, command: Command) {
+        match command {
+            Command::Play(prompt) => {
+                tracing::debug!(prompt = prompt.name(), "playing");
+                self.playback = Some(prompt.playback());
+            }
+            Command::StopPlayback => self.playback = None,
+            Command::Update {
+                remote,
+                codec,
+                dtmf_payload_type,
+            } => {
+                if codec != self.codec {
+                    self.ring.clear();
+                }
+                self.remote = remote;
+                self.latched = None;
+                self.codec = codec;
+                self.dtmf_payload_type = dtmf_payload_type;
+            }
+            Command::Hold(on_hold) => {
+                if self.on_hold && !on_hold {
+                    // Inactivity counts from the end of the hold.
+                    self.last_received = Instant::now();
+                    self.inactive_reported = false;
+                }
+                self.on_hold = on_hold;
+            }
+            Command::Stop => {}
+        }
+    }
+
+    /// One 20 ms step: at most one packet out, exactly one frame recorded.
+    fn tick(&mut self) {
+        let mut right = SILENCE;
+        let sending = match (&mut self.playback, self.on_hold) {
+            (Some(playback), false) => playback.next_frame(&mut right),
+            _ => false,
+        };
+        if sending {
+            self.send_frame(&right);
+        } else {
+            // The timestamp keeps the sampling clock across silence
+            // (RFC 3550 §5.1), so the next talkspurt follows on.
+            self.writer.advance(SAMPLES_PER_TICK);
+        }
+        self.sent_last_tick = sending;
+        if self.playback.as_ref().is_some_and(Playback::is_finished) {
+            self.playback = None;
+            self.emit(MediaEvent::PlaybackFinished);
+        }
+
+        // Left is the oldest received frame, or silence when none is due.
+        let mut left = SILENCE;
+        self.ring.pop_frame(&mut left);
+        self.sink.push_frame(&left, &right);
+
+        if !self.on_hold
+            && !self.inactive_reported
+            && self.last_received.elapsed() >= self.inactivity_timeout
+        {
+            self.inactive_reported = true;
+            tracing::info!(timeout = ?self.inactivity_timeout, "no RTP from the remote side");
+            self.emit(MediaEvent::Inactive);
+        }
+    }
+
+    fn send_frame(&mut self, frame: &Frame) {
+        let mut payload = [0u8; SAMPLES_PER_FRAME];
+        self.codec.encode(frame, &mut payload);
+        let mut packet = [0u8; SEND_BUFFER_LEN];
+        let marker = !self.sent_last_tick;
+        let len = self.writer.write(
+            &mut packet,
+            self.codec.payload_type(),
+            marker,
+            &payload,
+            SAMPLES_PER_TICK,
+        );
+        let target = self.latched.unwrap_or(self.remote);
+        match self.socket.try_send_to(&packet[..len], target) {
+            Ok(_) => {
+                self.stats.packets_sent += 1;
+                self.stats.bytes_sent += payload.len() as u64;
+            }
+            Err(error) => tracing::debug!(%error, %target, "RTP send failed"),
+        }
+    }
+
+    fn receive(&mut self, datagram: &[u8], from: SocketAddr) {
+        let Ok(packet) = RtpPacket::parse(datagram) else {
+            self.stats.packets_dropped += 1;
+            return;
+        };
+        match self.latched {
+            Some(latched) if latched != from => {
+                self.stats.packets_dropped += 1;
+                return;
+            }
+            Some(_) => {}
+            None => {
+                // RFC 4961 §4: send back to where the media comes from.
+                if from != self.remote {
+                    tracing::debug!(%from, sdp = %self.remote, "RTP source latched");
+                }
+                self.latched = Some(from);
+            }
+        }
+        self.last_received = Instant::now();
+        self.inactive_reported = false;
+        self.stats.packets_received += 1;
+        self.stats.bytes_received += packet.payload.len() as u64;
+        let order = self.tracker.observe(packet.ssrc, packet.sequence);
+
+        if Some(packet.payload_type) == self.dtmf_payload_type {
+            // Telephone events go to the digit receiver, never to the audio.
+            if let Some(digit) = self.dtmf.receive(packet.timestamp, packet.payload) {
+                tracing::debug!(%digit, "digit");
+                self.emit(MediaEvent::Digit(digit));
+            }
+        } else if packet.payload_type == self.codec.payload_type() && order == SequenceOrder::Newer
+        {
+            let mut samples = SILENCE;
+            for chunk in packet.payload.chunks(SAMPLES_PER_FRAME) {
+                let decoded = &mut samples[..chunk.len()];
+                self.codec.decode(chunk, decoded);
+                self.ring.push(decoded);
+            }
+        }
+    }
+
+    fn emit(&self, event: MediaEvent) {
+        if let Err(error) = self.events.try_send(event) {
+            tracing::warn!(?event, %error, "media event dropped");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
