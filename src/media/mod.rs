@@ -60,6 +60,12 @@ pub trait StereoSink: Send {
     fn push_frame(&mut self, left: &Frame, right: &Frame);
 }
 
+impl<T: StereoSink + ?Sized> StereoSink for Box<T> {
+    fn push_frame(&mut self, left: &Frame, right: &Frame) {
+        (**self).push_frame(left, right);
+    }
+}
+
 /// What can go wrong in the media layer.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {

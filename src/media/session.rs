@@ -95,12 +95,12 @@ enum Command {
 
 /// Controls a running [`MediaSession`]. Dropping it ends the session too,
 /// dropping the sink; call [`stop`](Self::stop) to get the sink back.
-pub struct MediaHandle {
+pub struct MediaHandle<S> {
     commands: mpsc::UnboundedSender<Command>,
-    task: JoinHandle<(Box<dyn StereoSink>, MediaStats)>,
+    task: JoinHandle<(S, MediaStats)>,
 }
 
-impl std::fmt::Debug for MediaHandle {
+impl<S> std::fmt::Debug for MediaHandle<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MediaHandle")
             .field("finished", &self.task.is_finished())
@@ -108,7 +108,7 @@ impl std::fmt::Debug for MediaHandle {
     }
 }
 
-impl MediaHandle {
+impl<S> MediaHandle<S> {
     /// Plays `prompt` once from its start, replacing whatever was playing.
     pub fn play(&self, prompt: Prompt) {
         self.send(Command::Play(prompt));
@@ -137,7 +137,7 @@ impl MediaHandle {
 
     /// Ends the session and returns the sink (to finish the recording) and
     /// the counters.
-    pub async fn stop(self) -> (Box<dyn StereoSink>, MediaStats) {
+    pub async fn stop(self) -> (S, MediaStats) {
         self.send(Command::Stop);
         match self.task.await {
             Ok(result) => result,
@@ -157,8 +157,9 @@ impl MediaHandle {
     }
 }
 
-/// The state of one call's media, owned by its task.
-pub struct MediaSession {
+/// The state of one call's media, owned by its task; `S` receives the
+/// stereo frames (the recording).
+pub struct MediaSession<S> {
     socket: UdpSocket,
     /// The address RTP goes to: the SDP one, then the latched source.
     remote: SocketAddr,
@@ -167,7 +168,7 @@ pub struct MediaSession {
     codec: Codec,
     dtmf_payload_type: Option<u8>,
     inactivity_timeout: Duration,
-    sink: Box<dyn StereoSink>,
+    sink: S,
     events: mpsc::Sender<MediaEvent>,
     writer: RtpWriter,
     tracker: SequenceTracker,
@@ -183,15 +184,15 @@ pub struct MediaSession {
     stats: MediaStats,
 }
 
-impl MediaSession {
+impl<S: StereoSink + 'static> MediaSession<S> {
     /// Spawns the session task on an already bound socket (from
     /// [`RtpPortPool::bind`](super::RtpPortPool::bind)); must be called
     /// inside a tokio runtime. The first frame reaches the sink 20 ms later.
     pub fn start(
         socket: UdpSocket,
         params: SessionParams,
-        sink: Box<dyn StereoSink>,
-    ) -> (MediaHandle, mpsc::Receiver<MediaEvent>) {
+        sink: S,
+    ) -> (MediaHandle<S>, mpsc::Receiver<MediaEvent>) {
         let (command_tx, command_rx) = mpsc::unbounded_channel();
         let (event_tx, event_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
         let span = tracing::info_span!(
@@ -233,7 +234,7 @@ impl MediaSession {
     async fn run(
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
-    ) -> (Box<dyn StereoSink>, MediaStats) {
+    ) -> (S, MediaStats) {
         let mut ticker = tokio::time::interval_at(Instant::now() + FRAME_DURATION, FRAME_DURATION);
         // A late tick is caught up at once, so the recording loses no frame
         // to scheduling.

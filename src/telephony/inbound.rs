@@ -153,6 +153,7 @@ struct Answered {
     answered_at: Instant,
     sdp_version: u64,
     session_id: u64,
+    local_rtp: std::net::SocketAddr,
 }
 
 async fn ring_and_answer(
@@ -207,9 +208,9 @@ async fn ring_and_answer(
     let local_port = lease.port();
     let body = match &offered {
         Some((offer, negotiated)) => {
-            sdp::build_answer(session_id, 1, services.media_ip, local_port, offer, negotiated)
+            sdp::build_answer(offer, session_id, 1, services.media_ip, local_port, negotiated)
         }
-        None => sdp::build_offer(session_id, 1, services.media_ip, local_port, &SUPPORTED_CODECS),
+        None => sdp::build_offer(session_id, 1, services.media_ip, local_port, Direction::SendRecv),
     };
     let recorder = match open_recording(services, community, call_id).await {
         Ok(recorder) => recorder,
@@ -275,6 +276,7 @@ async fn ring_and_answer(
         answered_at,
         sdp_version: 1,
         session_id,
+        local_rtp: std::net::SocketAddr::new(services.media_ip, local_port),
     })
 }
 
@@ -441,7 +443,13 @@ async fn answer_reinvite(call: &mut Answered, reinvite: ReInvite) {
     if offer.is_empty() {
         // An offerless re-INVITE: offer what we have (RFC 3264 §5).
         call.sdp_version += 1;
-        let body = sdp::build_answer_for(call.session_id, call.sdp_version, &call.negotiated);
+        let body = sdp::build_offer(
+            call.session_id,
+            call.sdp_version,
+            call.local_rtp.ip(),
+            call.local_rtp.port(),
+            Direction::SendRecv,
+        );
         drop(reinvite.answer(body).await);
         return;
     }
@@ -458,7 +466,14 @@ async fn answer_reinvite(call: &mut Answered, reinvite: ReInvite) {
     };
     let (negotiated, offer) = negotiated;
     call.sdp_version += 1;
-    let body = sdp::build_answer_like(call.session_id, call.sdp_version, &call.negotiated, &offer, &negotiated);
+    let body = sdp::build_answer(
+        &offer,
+        call.session_id,
+        call.sdp_version,
+        call.local_rtp.ip(),
+        call.local_rtp.port(),
+        &negotiated,
+    );
     let on_hold = negotiated.direction != Direction::SendRecv;
     info!(on_hold, "re-INVITE");
     call.media.update(

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# SIPp benchmarks of the daemon on loopback (answer delay 0, release build).
+#
+#   scripts/bench.sh cps RATE [RATE...]      short answered, recorded calls at each rate
+#                                            (10 s of calls per rate); prints failed calls,
+#                                            retransmissions, daemon CPU and peak RSS
+#   scripts/bench.sh concurrent N [SECONDS]  N calls each streaming 20 ms G.711 RTP for
+#                                            SECONDS (default 60); prints daemon CPU per call,
+#                                            RSS, RTP loss seen by the daemon, WAV check
+#
+# Needs sipp (Debian sip-tester). Everything runs on 127.0.0.1 and stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:?usage: scripts/bench.sh cps RATE... | concurrent N [SECONDS]}
+shift
+
+cargo build --release --quiet
+work=$(mktemp -d /tmp/hotline-bench.XXXXXX)
+sed -e 's/answer_delay = "1s"/answer_delay = "0s"/' \
+    -e "s|prompts_dir = \"prompts\"|prompts_dir = \"$PWD/config/prompts\"|" \
+    -e 's/max_connections = 8/max_connections = 4/' \
+    config/hotline.toml > "$work/hotline.toml"
+
+start_daemon() {
+  HOTLINE_LOG=${HOTLINE_LOG:-warn,hotline::telephony=info} target/release/hotline serve \
+    --config "$work/hotline.toml" --data-dir "$work/data" \
+    --sip-listen 127.0.0.1:0 --rtp-ports 20000-39999 \
+    >"$work/stdout" 2>"$work/daemon.log" &
+  daemon=$!
+  for _ in $(seq 1 100); do
+    if grep -q '^ready ' "$work/stdout" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  sip=$(sed -n 's/^ready sip=\([^ ]*\).*/\1/p' "$work/stdout")
+  [ -n "$sip" ] || { echo "daemon did not start"; cat "$work/daemon.log"; exit 1; }
+}
+stop_daemon() {
+  kill -TERM "$daemon" 2>/dev/null || true
+  wait "$daemon" 2>/dev/null || true
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$daemon/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$daemon/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$daemon/status"; }
+hz=$(getconf CLK_TCK)
+trap 'stop_daemon; rm -rf "$work"' EXIT
+
+stat_field() { # file column-name: last row's value of that column
+  python3 - "$1" "$2" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
+head, last = rows[0], rows[-1]
+print(last[head.index(sys.argv[2])])
+PY
+}
+
+case "$mode" in
+cps)
+  printf '%-8s %-8s %-8s %-8s %-10s %-12s %-10s\n' rate calls ok failed retrans cpu_%core peak_rss_MB
+  for rate in "$@"; do
+    start_daemon
+    calls=$((rate * 10))
+    before=$(cpu_ticks); t0=$(date +%s.%N)
+    timeout 120 sipp -sf tests/sipp/uac_short_call.xml -s hotline -t u1 -i 127.0.0.1 -mi 127.0.0.1 \
+      -mp 16000 -p 15060 -d 0 -r "$rate" -m "$calls" -l $((rate * 4)) -timeout 90s -nostdin \
+      -trace_stat -stf "$work/stat.csv" -fd 1 "$sip" >/dev/null 2>&1 || true
+    t1=$(date +%s.%N); after=$(cpu_ticks)
+    ok=$(stat_field "$work/stat.csv" 'SuccessfulCall(C)')
+    failed=$(stat_field "$work/stat.csv" 'FailedCall(C)')
+    retrans=$(stat_field "$work/stat.csv" 'Retransmissions(C)')
+    cpu=$(python3 -c "print(round(100*($after-$before)/$hz/($t1-$t0),1))")
+    peak=$(( $(hwm_kb) / 1024 ))
+    printf '%-8s %-8s %-8s %-8s %-10s %-12s %-10s\n' "$rate" "$calls" "$ok" "$failed" "$retrans" "$cpu" "$peak"
+    stop_daemon
+  done
+  ;;
+concurrent)
+  n=${1:?number of calls}; seconds=${2:-60}
+  start_daemon
+  rate=$(( n < 100 ? n : 100 ))
+  timeout $((seconds + n / rate + 120)) sipp -sf tests/sipp/uac_long_call.xml -s hotline -t u1 \
+    -i 127.0.0.1 -mi 127.0.0.1 -mp 16000 -p 15060 -d $((seconds * 1000)) -r "$rate" -m "$n" -l "$n" \
+    -timeout $((seconds + 90))s -nostdin -trace_stat -stf "$work/stat.csv" -fd 5 "$sip" \
+    >/dev/null 2>&1 &
+  sipp_pid=$!
+  # Measure over the middle of the run, when all calls are up.
+  ramp=$(( n / rate + 5 ))
+  sleep "$ramp"
+  window=$(( seconds - ramp - 5 )); [ "$window" -gt 5 ] || window=5
+  before=$(cpu_ticks); sleep "$window"; after=$(cpu_ticks)
+  rss=$(( $(rss_kb) / 1024 ))
+  wait "$sipp_pid" || true
+  sleep 2
+  stop_daemon
+  ok=$(stat_field "$work/stat.csv" 'SuccessfulCall(C)')
+  failed=$(stat_field "$work/stat.csv" 'FailedCall(C)')
+  cpu=$(python3 -c "print(round(100*($after-$before)/$hz/$window,2))")
+  per_call=$(python3 -c "print(round(100*($after-$before)/$hz/$window/$n,4))")
+  lost=$(grep -o 'packets_lost=[0-9]*' "$work/daemon.log" | awk -F= '{s+=$2} END {print s+0}')
+  received=$(grep -o 'packets_received=[0-9]*' "$work/daemon.log" | awk -F= '{s+=$2} END {print s+0}')
+  wavs=$(target/release/hotline calls list --json --limit 100000 --config "$work/hotline.toml" \
+    --data-dir "$work/data" | python3 -c "
+import json, sys, wave, os
+calls = json.load(sys.stdin)
+bad = 0
+for c in calls:
+    path = os.path.join('$work/data/recordings', c['recording_path'] or '')
+    try:
+        with wave.open(path) as w:
+            ms = w.getnframes() * 1000 / w.getframerate()
+        if abs(ms - (c['ended_at'] - c['answered_at'])) > 100: bad += 1
+    except Exception:
+        bad += 1
+print(f'{len(calls) - bad}/{len(calls)}')")
+  echo "calls=$n ok=$ok failed=$failed cpu_total=${cpu}%core cpu_per_call=${per_call}%core rss=${rss}MB rtp_received=$received rtp_lost=$lost wav_complete=$wavs"
+  ;;
+*) echo "unknown mode $mode"; exit 2 ;;
+esac
