@@ -402,7 +402,13 @@ async fn run_answered(
         }
     };
     let duration_ms = elapsed_ms(call.answered_at);
-    let (recorder, _stats) = call.media.stop().await;
+    let (recorder, stats) = call.media.stop().await;
+    info!(
+        packets_received = stats.packets_received,
+        packets_sent = stats.packets_sent,
+        packets_lost = stats.packets_lost_estimate,
+        "media ended"
+    );
     match recorder.finish().await {
         Ok(summary) => (
             ending,
