@@ -389,8 +389,6 @@ impl Request {
 pub(crate) struct Response {
     pub(crate) status: StatusCode,
     pub(crate) headers: Headers,
-    pub(crate) call_id: String,
-    pub(crate) cseq: u32,
     pub(crate) cseq_method: String,
     pub(crate) branch: Option<String>,
 }
@@ -601,17 +599,15 @@ fn parse_response(
         .and_then(|v| split_commas(v).into_iter().next())
         .and_then(|v| ViaHop::parse(&v))
         .ok_or_else(|| unanswerable("response without a usable Via"))?;
-    let call_id = first(&headers, "Call-ID")
-        .ok_or_else(|| unanswerable("response without Call-ID"))?
-        .to_owned();
-    let (cseq, cseq_method) = first(&headers, "CSeq")
+    if first(&headers, "Call-ID").is_none() {
+        return Err(unanswerable("response without Call-ID"));
+    }
+    let (_, cseq_method) = first(&headers, "CSeq")
         .and_then(parse_cseq)
         .ok_or_else(|| unanswerable("response without a usable CSeq"))?;
     Ok(Response {
         status: StatusCode(code),
         headers,
-        call_id,
-        cseq,
         cseq_method,
         branch: via.branch,
     })
@@ -922,6 +918,10 @@ impl OutgoingRequest {
         finish(out, None)
     }
 
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "for the client INVITE of outbound calls")
+    )]
     /// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): same
     /// Request-URI, Call-ID, From, top Via and Route; To from the response;
     /// CSeq number unchanged with method ACK.
@@ -940,11 +940,6 @@ pub(crate) fn new_branch() -> String {
 /// of randomness).
 pub(crate) fn random_token() -> String {
     format!("{:016x}", rand::random::<u64>())
-}
-
-/// A header value for use in a response, looked up in a response we got.
-pub(crate) fn response_header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
-    response.raw(name)
 }
 
 #[cfg(test)]

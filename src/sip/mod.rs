@@ -14,13 +14,19 @@
 //! This layer knows nothing above it: no SQL, no media, no business words.
 //! SDP bodies go in and out as bytes.
 
+mod dialog;
+mod endpoint;
 mod message;
+mod transaction;
+mod transport;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use dialog::{DialogEvent, ReInvite, ServerDialog};
+pub use endpoint::{Counters, Endpoint, Incoming, InviteServer, NonInviteServer};
 pub use message::{ParseError, Request};
 
 /// Default SIP port (RFC 3261 §19.1.2).
