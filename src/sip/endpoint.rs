@@ -424,7 +424,7 @@ impl Core {
     async fn on_message(&mut self, bytes: &[u8], source: SocketAddr, transport: Transport) {
         bump(&self.counters.messages_in);
         match parse(bytes, source, transport) {
-            Ok(Message::Request(request)) => self.on_request(request).await,
+            Ok(Message::Request(request)) => self.on_request(*request).await,
             Ok(Message::Response(response)) => self.on_response(response).await,
             Err(ParseError::Invalid { reason, request }) => {
                 if request.method == Method::Ack {
@@ -504,11 +504,11 @@ impl Core {
             }
             Method::Options => {
                 let server = self.new_non_invite(request, None);
-                self.deliver(|s| Incoming::Options(s), server).await;
+                self.deliver(Incoming::Options, server).await;
             }
             _ => {
                 let server = self.new_non_invite(request, None);
-                self.deliver(|s| Incoming::Request(s), server).await;
+                self.deliver(Incoming::Request, server).await;
             }
         }
     }

@@ -405,7 +405,7 @@ impl Response {
 /// A parsed message.
 #[derive(Debug, Clone)]
 pub(crate) enum Message {
-    Request(Request),
+    Request(Box<Request>),
     Response(Response),
 }
 
@@ -577,7 +577,8 @@ pub(crate) fn parse(
         let headers = headers.map_err(unanswerable)?;
         return parse_response(start_line, headers, available).map(Message::Response);
     }
-    parse_request(start_line, headers, available, source, transport).map(Message::Request)
+    parse_request(start_line, headers, available, source, transport)
+        .map(|r| Message::Request(Box::new(r)))
 }
 
 fn parse_response(

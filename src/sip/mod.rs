@@ -194,11 +194,18 @@ impl StatusCode {
             504 => "Server Time-out",
             600 => "Busy Everywhere",
             603 => "Decline",
-            100..=199 => "Provisional",
-            200..=299 => "Success",
-            300..=399 => "Redirection",
-            400..=499 => "Client Error",
-            500..=599 => "Server Error",
+            _ => self.class_phrase(),
+        }
+    }
+
+    /// A phrase for the class of a code without a standard phrase.
+    fn class_phrase(self) -> &'static str {
+        match self.0 / 100 {
+            1 => "Provisional",
+            2 => "Success",
+            3 => "Redirection",
+            4 => "Client Error",
+            5 => "Server Error",
             _ => "Global Failure",
         }
     }

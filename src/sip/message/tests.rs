@@ -25,7 +25,7 @@ fn invite(extra: &str) -> String {
 
 fn parse_request(text: &str) -> Result<Request, ParseError> {
     match parse(text.as_bytes(), source(), Transport::Udp)? {
-        Message::Request(request) => Ok(request),
+        Message::Request(request) => Ok(*request),
         Message::Response(_) => panic!("expected a request"),
     }
 }
@@ -204,7 +204,7 @@ fn received_is_not_added_when_sent_by_is_the_source_address() {
 #[test]
 fn tcp_responses_go_back_to_the_connection_peer() {
     let request = match parse(invite("").as_bytes(), source(), Transport::Tcp) {
-        Ok(Message::Request(request)) => request,
+        Ok(Message::Request(request)) => *request,
         other => panic!("expected request, got {other:?}"),
     };
     assert_eq!(response_destination(&request), source());
