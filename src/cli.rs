@@ -13,7 +13,11 @@ use crate::store::{CallRecord, Store};
 use crate::text;
 
 #[derive(Debug, Parser)]
-#[command(name = "hotline", version, about = "物业客服热线 (property-management hotline daemon)")]
+#[command(
+    name = "hotline",
+    version,
+    about = "物业客服热线 (property-management hotline daemon)"
+)]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
@@ -169,7 +173,10 @@ fn calls_table(calls: &[CallRecord], tz: chrono_tz::Tz) -> String {
             call.community.as_deref().unwrap_or("-"),
             call.menu_digit.as_deref().unwrap_or("-"),
             &duration,
-            call.end_reason.as_deref().map(text::end_reason).unwrap_or("通话中"),
+            call.end_reason
+                .as_deref()
+                .map(text::end_reason)
+                .unwrap_or("通话中"),
             call.recording_path.as_deref().unwrap_or("-"),
         ];
         out.push_str(&row.join("\t"));

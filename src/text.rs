@@ -12,7 +12,15 @@ pub const CONFIG_ERRORS: &str = "配置有误:";
 pub const NO_CALLS: &str = "没有通话记录";
 /// Column headings of `hotline calls list`.
 pub const CALLS_HEADER: [&str; 9] = [
-    "通话ID", "来电时间", "主叫", "被叫", "小区", "按键", "时长(秒)", "结束原因", "录音",
+    "通话ID",
+    "来电时间",
+    "主叫",
+    "被叫",
+    "小区",
+    "按键",
+    "时长(秒)",
+    "结束原因",
+    "录音",
 ];
 
 /// What an end reason code means to a person.

@@ -16,10 +16,23 @@ const SAMPLE_RATE: f64 = 8000.0;
 
 fn voicemail_keys(digit: &str) -> Vec<String> {
     // Test prompts: greeting 0.6 s, menu 0.8 s, voicemail 0.5 s, beep 0.2 s.
-    ["-key", "digit", digit, "-key", "menu_ms", "1000", "-key", "prompt_ms", "1500", "-key", "message_ms", "2000"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "-key",
+        "digit",
+        digit,
+        "-key",
+        "menu_ms",
+        "1000",
+        "-key",
+        "prompt_ms",
+        "1500",
+        "-key",
+        "message_ms",
+        "2000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 fn args(owned: &[String]) -> Vec<&str> {
@@ -29,12 +42,18 @@ fn args(owned: &[String]) -> Vec<&str> {
 fn only_call(daemon: &Daemon) -> Value {
     let calls = daemon.wait_for_calls(|calls| calls.len() == 1 && !calls[0]["ended_at"].is_null());
     assert_eq!(calls.len(), 1, "{calls:?}\n{}", daemon.log());
-    assert!(!calls[0]["ended_at"].is_null(), "call never ended: {calls:?}\n{}", daemon.log());
+    assert!(
+        !calls[0]["ended_at"].is_null(),
+        "call never ended: {calls:?}\n{}",
+        daemon.log()
+    );
     calls[0].clone()
 }
 
 fn rms(samples: impl Iterator<Item = i16>) -> f64 {
-    let (sum, n) = samples.fold((0f64, 0usize), |(sum, n), s| (sum + f64::from(s).powi(2), n + 1));
+    let (sum, n) = samples.fold((0f64, 0usize), |(sum, n), s| {
+        (sum + f64::from(s).powi(2), n + 1)
+    });
     if n == 0 { 0.0 } else { (sum / n as f64).sqrt() }
 }
 
@@ -45,22 +64,38 @@ fn check_recording(daemon: &Daemon, call: &Value) -> Vec<i16> {
     let relative = call["recording_path"].as_str().expect("recording path");
     let community = call["community"].as_str().expect("community");
     assert!(relative.starts_with(&format!("{community}/")), "{relative}");
-    assert!(relative.ends_with(&format!("{}.wav", call["id"].as_str().expect("id"))), "{relative}");
+    assert!(
+        relative.ends_with(&format!("{}.wav", call["id"].as_str().expect("id"))),
+        "{relative}"
+    );
     let path = daemon.recordings().join(relative);
     let (channels, rate, bits, frames, samples) = read_wav(&path);
     assert_eq!((channels, rate, bits), (2, 8000, 16));
     let wav_ms = frames as f64 * 1000.0 / SAMPLE_RATE;
-    let call_ms = (call["ended_at"].as_i64().expect("ended") - call["answered_at"].as_i64().expect("answered")) as f64;
-    assert!((wav_ms - call_ms).abs() <= 100.0, "WAV {wav_ms} ms vs call {call_ms} ms");
+    let call_ms = (call["ended_at"].as_i64().expect("ended")
+        - call["answered_at"].as_i64().expect("answered")) as f64;
+    assert!(
+        (wav_ms - call_ms).abs() <= 100.0,
+        "WAV {wav_ms} ms vs call {call_ms} ms"
+    );
     let hash = hex::encode(Sha256::digest(std::fs::read(&path).expect("read wav")));
     assert_eq!(call["recording_sha256"].as_str(), Some(hash.as_str()));
     samples
 }
 
-fn channel(samples: &[i16], which: usize, from_ms: i64, to_ms: i64) -> impl Iterator<Item = i16> + '_ {
+fn channel(
+    samples: &[i16],
+    which: usize,
+    from_ms: i64,
+    to_ms: i64,
+) -> impl Iterator<Item = i16> + '_ {
     let from = (from_ms.max(0) as usize * 8) * 2;
     let to = ((to_ms.max(0) as usize * 8) * 2).min(samples.len());
-    samples[from.min(to)..to].iter().skip(which).step_by(2).copied()
+    samples[from.min(to)..to]
+        .iter()
+        .skip(which)
+        .step_by(2)
+        .copied()
 }
 
 #[test]
@@ -84,14 +119,20 @@ fn a_voicemail_call_stores_the_digit_the_message_and_a_stereo_recording() {
     assert_eq!(call["community"], "JF");
     let start = call["voicemail_start_ms"].as_i64().expect("message start");
     let end = call["voicemail_end_ms"].as_i64().expect("message end");
-    assert!((1200..=3500).contains(&(end - start)), "message {start}..{end}");
+    assert!(
+        (1200..=3500).contains(&(end - start)),
+        "message {start}..{end}"
+    );
     let samples = check_recording(&daemon, &call);
     // The caller's speech is on the left while the message is taken, and
     // the daemon says nothing then (right is silent).
     let left = rms(channel(&samples, 0, start + 200, end - 200));
     let right = rms(channel(&samples, 1, start + 200, end - 200));
     assert!(left > 300.0, "caller audio on the left: rms {left}");
-    assert!(right < 50.0, "the daemon is silent during the message: rms {right}");
+    assert!(
+        right < 50.0,
+        "the daemon is silent during the message: rms {right}"
+    );
     // The greeting (our prompt) is on the right at the start, the caller silent.
     let greeting = rms(channel(&samples, 1, 50, 500));
     assert!(greeting > 300.0, "greeting on the right: rms {greeting}");
@@ -173,7 +214,13 @@ fn an_invite_without_offer_gets_our_offer_and_the_ack_answer_is_used() {
     check_recording(&daemon, &call);
 }
 
-fn raw_request(method: &str, target: std::net::SocketAddr, socket: &UdpSocket, extra: &str, user: &str) -> String {
+fn raw_request(
+    method: &str,
+    target: std::net::SocketAddr,
+    socket: &UdpSocket,
+    extra: &str,
+    user: &str,
+) -> String {
     let local = socket.local_addr().expect("local");
     let message = format!(
         "{method} sip:{user}@{target} SIP/2.0\r\n\
@@ -199,7 +246,9 @@ fn rand_suffix() -> u64 {
 
 /// The first final (non-1xx) response.
 fn read_final(socket: &UdpSocket) -> String {
-    socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     let mut buf = [0u8; 65535];
     loop {
         let (n, _) = socket.recv_from(&mut buf).expect("a response within 5 s");
@@ -215,10 +264,23 @@ fn malformed_input_gets_400_or_is_dropped_and_the_daemon_goes_on() {
     let daemon = Daemon::start(DaemonOptions::default());
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     // Garbage and a message cut short: dropped.
-    socket.send_to(b"\x00\x01garbage\r\n\r\n", daemon.sip).expect("send");
-    socket.send_to(b"INVITE sip:hotline@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP", daemon.sip).expect("send");
+    socket
+        .send_to(b"\x00\x01garbage\r\n\r\n", daemon.sip)
+        .expect("send");
+    socket
+        .send_to(
+            b"INVITE sip:hotline@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP",
+            daemon.sip,
+        )
+        .expect("send");
     // A request that can be answered but is wrong: CSeq method differs.
-    let bad = raw_request("OPTIONS", daemon.sip, &socket, "CSeq: 1 INVITE\r\n", "hotline");
+    let bad = raw_request(
+        "OPTIONS",
+        daemon.sip,
+        &socket,
+        "CSeq: 1 INVITE\r\n",
+        "hotline",
+    );
     assert!(bad.starts_with("SIP/2.0 400"), "{bad}");
     // A Content-Length longer than the datagram (RFC 3261 §18.3).
     let local = socket.local_addr().expect("local");
@@ -232,14 +294,35 @@ fn malformed_input_gets_400_or_is_dropped_and_the_daemon_goes_on() {
     let reply = read_final(&socket);
     assert!(reply.starts_with("SIP/2.0 400"), "{reply}");
     // And the daemon still answers a good request.
-    let ok = raw_request("OPTIONS", daemon.sip, &socket, "CSeq: 3 OPTIONS\r\n", "hotline");
+    let ok = raw_request(
+        "OPTIONS",
+        daemon.sip,
+        &socket,
+        "CSeq: 3 OPTIONS\r\n",
+        "hotline",
+    );
     assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
     assert!(ok.contains("INVITE"), "{ok}");
     // Methods we know but do not serve, and unknown ones.
-    let register = raw_request("REGISTER", daemon.sip, &socket, "CSeq: 4 REGISTER\r\n", "hotline");
+    let register = raw_request(
+        "REGISTER",
+        daemon.sip,
+        &socket,
+        "CSeq: 4 REGISTER\r\n",
+        "hotline",
+    );
     assert!(register.starts_with("SIP/2.0 405"), "{register}");
-    assert!(register.to_ascii_lowercase().contains("allow:"), "{register}");
-    let unknown = raw_request("FROBNICATE", daemon.sip, &socket, "CSeq: 5 FROBNICATE\r\n", "hotline");
+    assert!(
+        register.to_ascii_lowercase().contains("allow:"),
+        "{register}"
+    );
+    let unknown = raw_request(
+        "FROBNICATE",
+        daemon.sip,
+        &socket,
+        "CSeq: 5 FROBNICATE\r\n",
+        "hotline",
+    );
     assert!(unknown.starts_with("SIP/2.0 501"), "{unknown}");
 }
 
@@ -247,14 +330,29 @@ fn malformed_input_gets_400_or_is_dropped_and_the_daemon_goes_on() {
 fn unknown_numbers_get_404_and_untrusted_sources_get_403() {
     let daemon = Daemon::start(DaemonOptions::default());
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let reply = raw_request("INVITE", daemon.sip, &socket, "CSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1>\r\n", "nobody");
+    let reply = raw_request(
+        "INVITE",
+        daemon.sip,
+        &socket,
+        "CSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1>\r\n",
+        "nobody",
+    );
     assert!(reply.starts_with("SIP/2.0 404"), "{reply}");
     drop(daemon);
-    let daemon = Daemon::start(DaemonOptions {
-        extra: String::new(),
-        ..DaemonOptions::default()
-    }.untrusting_loopback());
-    let reply = raw_request("INVITE", daemon.sip, &socket, "CSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1>\r\n", "hotline");
+    let daemon = Daemon::start(
+        DaemonOptions {
+            extra: String::new(),
+            ..DaemonOptions::default()
+        }
+        .untrusting_loopback(),
+    );
+    let reply = raw_request(
+        "INVITE",
+        daemon.sip,
+        &socket,
+        "CSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1>\r\n",
+        "hotline",
+    );
     assert!(reply.starts_with("SIP/2.0 403"), "{reply}");
 }
 
@@ -267,7 +365,22 @@ fn a_kill_9_mid_call_leaves_a_playable_recording_and_a_finished_record_after_res
     // A long voice message: the call is still running when the daemon dies.
     let target = daemon.sip;
     let caller = std::thread::spawn(move || {
-        let keys = ["-t", "u1", "-key", "digit", "3", "-key", "menu_ms", "1000", "-key", "prompt_ms", "1500", "-key", "message_ms", "30000"];
+        let keys = [
+            "-t",
+            "u1",
+            "-key",
+            "digit",
+            "3",
+            "-key",
+            "menu_ms",
+            "1000",
+            "-key",
+            "prompt_ms",
+            "1500",
+            "-key",
+            "message_ms",
+            "30000",
+        ];
         sipp("uac_info_digit.xml", target, &keys)
     });
     // Wait until the header has been brought up to date with some audio.
@@ -280,10 +393,16 @@ fn a_kill_9_mid_call_leaves_a_playable_recording_and_a_finished_record_after_res
     assert_eq!(call["end_reason"], "crashed");
     let (channels, rate, _, frames, _) = read_wav(&wav);
     assert_eq!((channels, rate), (2, 8000));
-    assert!(frames as f64 / SAMPLE_RATE >= 2.0, "only {frames} frames survived");
+    assert!(
+        frames as f64 / SAMPLE_RATE >= 2.0,
+        "only {frames} frames survived"
+    );
     let hash = hex::encode(Sha256::digest(std::fs::read(&wav).expect("read")));
     assert_eq!(call["recording_sha256"].as_str(), Some(hash.as_str()));
-    assert_eq!(call["duration_ms"].as_i64(), Some((frames as f64 * 1000.0 / SAMPLE_RATE) as i64));
+    assert_eq!(
+        call["duration_ms"].as_i64(),
+        Some((frames as f64 * 1000.0 / SAMPLE_RATE) as i64)
+    );
 }
 
 /// The first WAV under `root` that a reader sees at least `seconds` long.
@@ -291,15 +410,18 @@ fn wait_for_wav(root: &Path, limit: Duration, seconds: f64) -> std::path::PathBu
     let deadline = std::time::Instant::now() + limit;
     while std::time::Instant::now() < deadline {
         for path in walk(root) {
-            if let Ok(reader) = hound::WavReader::open(&path) {
-                if f64::from(reader.duration()) / SAMPLE_RATE >= seconds {
-                    return path;
-                }
+            if let Ok(reader) = hound::WavReader::open(&path)
+                && f64::from(reader.duration()) / SAMPLE_RATE >= seconds
+            {
+                return path;
             }
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    panic!("no recording of {seconds} s appeared under {}", root.display());
+    panic!(
+        "no recording of {seconds} s appeared under {}",
+        root.display()
+    );
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -16,17 +16,43 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("api", &["desk", "events", "store", "text"][..]),
         (
             "telephony",
-            &["sip", "media", "recording", "desk", "events", "store", "text"][..],
+            &[
+                "sip",
+                "media",
+                "recording",
+                "desk",
+                "events",
+                "store",
+                "text",
+            ][..],
         ),
         (
             "app",
-            &["api", "telephony", "desk", "store", "sip", "media", "recording", "events", "text"][..],
+            &[
+                "api",
+                "telephony",
+                "desk",
+                "store",
+                "sip",
+                "media",
+                "recording",
+                "events",
+                "text",
+            ][..],
         ),
     ])
 }
 
 const LAYERS: [&str; 9] = [
-    "sip", "media", "store", "events", "recording", "desk", "api", "telephony", "app",
+    "sip",
+    "media",
+    "store",
+    "events",
+    "recording",
+    "desk",
+    "api",
+    "telephony",
+    "app",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -70,7 +96,11 @@ fn every_layer_uses_only_the_layers_below_it() {
             }
         }
     }
-    assert!(violations.is_empty(), "layer violations:\n{}", violations.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "layer violations:\n{}",
+        violations.join("\n")
+    );
 }
 
 #[test]
@@ -81,12 +111,19 @@ fn nothing_above_sip_imports_rsipstack() {
     let offenders: Vec<_> = files
         .iter()
         .filter(|file| !file.starts_with(src.join("sip")))
-        .filter(|file| std::fs::read_to_string(file).expect("read").contains("rsipstack"))
+        .filter(|file| {
+            std::fs::read_to_string(file)
+                .expect("read")
+                .contains("rsipstack")
+        })
         .collect();
     assert!(offenders.is_empty(), "{offenders:?}");
 }
 
 #[test]
 fn the_checker_sees_a_violation() {
-    assert_eq!(used_layers("use crate::store::Store;\nuse crate::sip::{A};"), ["sip", "store"]);
+    assert_eq!(
+        used_layers("use crate::store::Store;\nuse crate::sip::{A};"),
+        ["sip", "store"]
+    );
 }

@@ -155,7 +155,10 @@ impl Loaded {
         problems.extend(config.ivr.validate());
         for (key, file) in self.prompt_files() {
             if !file.is_file() {
-                problems.push((key, format!("prompt file {} does not exist", file.display())));
+                problems.push((
+                    key,
+                    format!("prompt file {} does not exist", file.display()),
+                ));
             }
         }
         if problems.is_empty() {
@@ -276,8 +279,11 @@ mod tests {
 
     #[test]
     fn an_unknown_key_is_named_with_its_path() {
-        let err = parse("[sip]\nlisten = \"127.0.0.1:5060\"\nlistne = 1\n", Path::new("x.toml"))
-            .unwrap_err();
+        let err = parse(
+            "[sip]\nlisten = \"127.0.0.1:5060\"\nlistne = 1\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
         match err {
             ConfigError::Parse { key, message, .. } => {
                 assert_eq!(key, "sip.listne");

@@ -62,7 +62,7 @@ pub async fn run(
         store: store.clone(),
         recordings,
         recordings_root,
-        ports: RtpPortPool::new(config.media.rtp_ports.clone()),
+        ports: RtpPortPool::new(config.media.rtp_ports),
         media_ip,
         prompts,
         hotline: config.hotline.clone(),

@@ -231,10 +231,7 @@ impl<S: StereoSink + 'static> MediaSession<S> {
         )
     }
 
-    async fn run(
-        mut self,
-        mut commands: mpsc::UnboundedReceiver<Command>,
-    ) -> (S, MediaStats) {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) -> (S, MediaStats) {
         let mut ticker = tokio::time::interval_at(Instant::now() + FRAME_DURATION, FRAME_DURATION);
         // A late tick is caught up at once, so the recording loses no frame
         // to scheduling.

@@ -154,8 +154,8 @@ impl ReInvite {
         self.server.request()
     }
 
-    /// 200 with our SDP; resolves when the ACK arrives.
-    pub async fn answer(self, sdp: Vec<u8>) -> Result<(), SipError> {
+    /// 200 with our SDP; resolves with the ACK's body when it arrives.
+    pub async fn answer(self, sdp: Vec<u8>) -> Result<Vec<u8>, SipError> {
         self.server.answer_in_dialog(sdp).await
     }
 
@@ -168,6 +168,8 @@ impl ReInvite {
 #[derive(Debug)]
 pub struct ServerDialog {
     pub(crate) key: DialogKey,
+    /// The body of the ACK that confirmed the dialog.
+    pub(crate) ack_body: Vec<u8>,
     pub(crate) events: mpsc::UnboundedReceiver<DialogEvent>,
     pub(crate) commands: mpsc::UnboundedSender<Command>,
 }
@@ -175,6 +177,12 @@ pub struct ServerDialog {
 impl ServerDialog {
     pub fn call_id(&self) -> &str {
         &self.key.call_id
+    }
+
+    /// The body of the ACK: the SDP answer when our 200 carried the offer
+    /// (RFC 3264 §5), else usually empty.
+    pub fn ack_body(&self) -> &[u8] {
+        &self.ack_body
     }
 
     /// The next request from the peer; `None` once the dialog has ended.

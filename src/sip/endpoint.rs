@@ -83,7 +83,9 @@ pub(crate) enum Command {
         sdp: Vec<u8>,
         /// Events of a new dialog; `None` for a re-INVITE.
         events: Option<mpsc::UnboundedSender<DialogEvent>>,
-        reply: oneshot::Sender<Result<(), SipError>>,
+        /// Resolved with the ACK's body (an SDP answer when the INVITE
+        /// carried no offer, RFC 3264 §5).
+        reply: oneshot::Sender<Result<Vec<u8>, SipError>>,
     },
     Bye {
         dialog: DialogKey,
@@ -201,8 +203,9 @@ impl InviteServer {
     /// the call is hung up with BYE and this fails.
     pub async fn answer(mut self, sdp: Vec<u8>) -> Result<ServerDialog, SipError> {
         let (events_tx, events) = mpsc::unbounded_channel();
-        self.send_answer(sdp, Some(events_tx)).await?;
+        let ack_body = self.send_answer(sdp, Some(events_tx)).await?;
         Ok(ServerDialog {
+            ack_body,
             key: DialogKey {
                 call_id: self.request.call_id.clone(),
                 local_tag: self.local_tag.clone(),
@@ -212,7 +215,7 @@ impl InviteServer {
         })
     }
 
-    pub(crate) async fn answer_in_dialog(mut self, sdp: Vec<u8>) -> Result<(), SipError> {
+    pub(crate) async fn answer_in_dialog(mut self, sdp: Vec<u8>) -> Result<Vec<u8>, SipError> {
         self.send_answer(sdp, None).await
     }
 
@@ -220,7 +223,7 @@ impl InviteServer {
         &mut self,
         sdp: Vec<u8>,
         events: Option<mpsc::UnboundedSender<DialogEvent>>,
-    ) -> Result<(), SipError> {
+    ) -> Result<Vec<u8>, SipError> {
         self.done = true;
         let (reply, result) = oneshot::channel();
         self.commands
@@ -344,7 +347,7 @@ struct PendingAck {
     cseq: u32,
     response: Vec<u8>,
     interval: Duration,
-    reply: oneshot::Sender<Result<(), SipError>>,
+    reply: oneshot::Sender<Result<Vec<u8>, SipError>>,
     dest: SocketAddr,
 }
 
@@ -570,7 +573,7 @@ impl Core {
             .is_some_and(|p| p.cseq == request.cseq)
             && let Some(pending) = dialog.pending_ack.take()
         {
-            let _ = pending.reply.send(Ok(()));
+            let _ = pending.reply.send(Ok(request.body.clone()));
         } else {
             bump(&self.counters.retransmissions_absorbed);
         }
@@ -933,7 +936,7 @@ impl Core {
         tx: ServerKey,
         sdp: Vec<u8>,
         events: Option<mpsc::UnboundedSender<DialogEvent>>,
-        reply: oneshot::Sender<Result<(), SipError>>,
+        reply: oneshot::Sender<Result<Vec<u8>, SipError>>,
     ) {
         let Some(entry) = self.servers.get(&tx) else {
             let _ = reply.send(Err(SipError::Cancelled));

@@ -50,9 +50,9 @@ impl CallFailure {
             CallFailure::UnknownNumber => StatusCode::NOT_FOUND,
             CallFailure::NoCommonCodec => StatusCode::NOT_ACCEPTABLE_HERE,
             CallFailure::BadSdp => StatusCode::BAD_REQUEST,
-            CallFailure::NoMediaPort
-            | CallFailure::RecordingFailed
-            | CallFailure::Shutdown => StatusCode::SERVICE_UNAVAILABLE,
+            CallFailure::NoMediaPort | CallFailure::RecordingFailed | CallFailure::Shutdown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             CallFailure::AckTimeout | CallFailure::RtpTimeout => StatusCode::REQUEST_TIMEOUT,
         }
     }

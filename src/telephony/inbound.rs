@@ -47,12 +47,18 @@ impl Ending {
 }
 
 /// Handles one INVITE to its end.
-pub(crate) async fn handle(services: Arc<CallServices>, invite: InviteServer, shutdown: CancellationToken) {
+pub(crate) async fn handle(
+    services: Arc<CallServices>,
+    invite: InviteServer,
+    shutdown: CancellationToken,
+) {
     let caller = desk::normalise(&caller_of(&invite), None)
         .map(|number| number.mask())
         .unwrap_or_else(|_| "unknown".to_string());
     let span = info_span!("call", call_id = %invite.request().call_id(), from = %caller);
-    handle_invite(services, invite, shutdown).instrument(span).await;
+    handle_invite(services, invite, shutdown)
+        .instrument(span)
+        .await;
 }
 
 /// The caller: P-Asserted-Identity when the trunk sends it, else From.
@@ -60,12 +66,15 @@ fn caller_of(invite: &InviteServer) -> String {
     let request = invite.request();
     request
         .p_asserted_identity_user()
-        .or_else(|| request.from_user())
+        .or_else(|| request.from_user().map(str::to_string))
         .unwrap_or_default()
-        .to_string()
 }
 
-async fn handle_invite(services: Arc<CallServices>, invite: InviteServer, shutdown: CancellationToken) {
+async fn handle_invite(
+    services: Arc<CallServices>,
+    invite: InviteServer,
+    shutdown: CancellationToken,
+) {
     let request = invite.request();
     let source = request.source();
     if !services.hotline.is_trusted(source.ip()) {
@@ -73,7 +82,7 @@ async fn handle_invite(services: Arc<CallServices>, invite: InviteServer, shutdo
         invite.reject(CallFailure::UntrustedSource.status()).await;
         return;
     }
-    let dialled = request.uri_user().unwrap_or_default().to_string();
+    let dialled = request.request_uri_user().unwrap_or_default().to_string();
     let Some(community) = services.hotline.community_for(&dialled).cloned() else {
         info!(dialled, "refused: not a hotline number");
         invite.reject(CallFailure::UnknownNumber.status()).await;
@@ -109,17 +118,28 @@ async fn handle_invite(services: Arc<CallServices>, invite: InviteServer, shutdo
         id: call_id.clone(),
     };
     match ring_and_answer(&services, &community, &call_id, invite, &shutdown).await {
-        Err(Refused { status, reason, code }) => {
+        Err(Refused {
+            status,
+            reason,
+            code,
+        }) => {
             record.ended(reason, code, Some(status), None, None).await;
         }
         Ok(answered) => {
-            let (ending, duration_ms, sha256) = run_answered(&services, &record, answered, &shutdown).await;
+            let (ending, duration_ms, sha256) =
+                run_answered(&services, &record, answered, &shutdown).await;
             let code = match ending {
                 Ending::Failure(failure) => Some(failure.code()),
                 _ => None,
             };
             record
-                .ended(ending.reason(), code, Some(StatusCode::OK), duration_ms, sha256)
+                .ended(
+                    ending.reason(),
+                    code,
+                    Some(StatusCode::OK),
+                    duration_ms,
+                    sha256,
+                )
                 .await;
         }
     }
@@ -207,10 +227,21 @@ async fn ring_and_answer(
     let session_id = u64::from(rand::random::<u32>());
     let local_port = lease.port();
     let body = match &offered {
-        Some((offer, negotiated)) => {
-            sdp::build_answer(offer, session_id, 1, services.media_ip, local_port, negotiated)
-        }
-        None => sdp::build_offer(session_id, 1, services.media_ip, local_port, Direction::SendRecv),
+        Some((offer, negotiated)) => sdp::build_answer(
+            offer,
+            session_id,
+            1,
+            services.media_ip,
+            local_port,
+            negotiated,
+        ),
+        None => sdp::build_offer(
+            session_id,
+            1,
+            services.media_ip,
+            local_port,
+            Direction::SendRecv,
+        ),
     };
     let recorder = match open_recording(services, community, call_id).await {
         Ok(recorder) => recorder,
@@ -219,7 +250,7 @@ async fn ring_and_answer(
             return Err(Refused::failure(failure));
         }
     };
-    let (dialog, ack_body) = match invite.answer(body).await {
+    let dialog = match invite.answer(body).await {
         Ok(answered) => answered,
         Err(err) => {
             warn!(%err, "answer not acknowledged");
@@ -236,7 +267,10 @@ async fn ring_and_answer(
         Some((_, negotiated)) => negotiated,
         // RFC 3264 §5: with no offer in the INVITE, ours went in the 200 and
         // the answer comes in the ACK.
-        None => match Sdp::parse(&ack_body).map_err(|_| ()).and_then(|answer| sdp::accept_answer(&answer).map_err(|_| ())) {
+        None => match Sdp::parse(dialog.ack_body())
+            .map_err(|_| ())
+            .and_then(|answer| sdp::accept_answer(&answer).map_err(|_| ()))
+        {
             Ok(negotiated) => negotiated,
             Err(()) => {
                 info!("ACK carried no usable SDP answer; hanging up");
@@ -254,7 +288,11 @@ async fn ring_and_answer(
     let (recorder, relative_path) = recorder;
     if let Err(err) = services
         .store
-        .call_answered(call_id, unix_millis(SystemTime::now()), Some(&relative_path))
+        .call_answered(
+            call_id,
+            unix_millis(SystemTime::now()),
+            Some(&relative_path),
+        )
         .await
     {
         warn!(%err, "cannot mark the call answered");
@@ -459,17 +497,18 @@ async fn answer_reinvite(call: &mut Answered, reinvite: ReInvite) {
         drop(reinvite.answer(body).await);
         return;
     }
-    let negotiated = match Sdp::parse(offer).map(|offer| (sdp::negotiate(&offer, &SUPPORTED_CODECS), offer)) {
-        Ok((Ok(negotiated), offer)) => (negotiated, offer),
-        Ok((Err(_), _)) => {
-            reinvite.reject(StatusCode::NOT_ACCEPTABLE_HERE).await;
-            return;
-        }
-        Err(_) => {
-            reinvite.reject(StatusCode::BAD_REQUEST).await;
-            return;
-        }
-    };
+    let negotiated =
+        match Sdp::parse(offer).map(|offer| (sdp::negotiate(&offer, &SUPPORTED_CODECS), offer)) {
+            Ok((Ok(negotiated), offer)) => (negotiated, offer),
+            Ok((Err(_), _)) => {
+                reinvite.reject(StatusCode::NOT_ACCEPTABLE_HERE).await;
+                return;
+            }
+            Err(_) => {
+                reinvite.reject(StatusCode::BAD_REQUEST).await;
+                return;
+            }
+        };
     let (negotiated, offer) = negotiated;
     call.sdp_version += 1;
     let body = sdp::build_answer(
@@ -517,13 +556,23 @@ struct CallRecordWriter {
 
 impl CallRecordWriter {
     async fn menu_choice(&self, digit: Option<&str>, code: &str) {
-        if let Err(err) = self.services.store.call_menu_choice(&self.id, digit, code).await {
+        if let Err(err) = self
+            .services
+            .store
+            .call_menu_choice(&self.id, digit, code)
+            .await
+        {
             warn!(%err, "cannot store the menu choice");
         }
     }
 
     async fn voicemail(&self, start_ms: i64, end_ms: i64) {
-        if let Err(err) = self.services.store.call_voicemail(&self.id, start_ms, end_ms).await {
+        if let Err(err) = self
+            .services
+            .store
+            .call_voicemail(&self.id, start_ms, end_ms)
+            .await
+        {
             warn!(%err, "cannot store the voice-message offsets");
         }
     }
@@ -540,7 +589,7 @@ impl CallRecordWriter {
             ended_at: unix_millis(SystemTime::now()),
             end_reason: reason.to_string(),
             end_code: code.map(str::to_string),
-            sip_status: status.map(|s| i32::from(s.as_u16())),
+            sip_status: status.map(|s| i32::from(s.0)),
             duration_ms,
             recording_sha256: sha256,
         };

@@ -11,7 +11,11 @@ use crate::recording;
 use crate::store::{CallEnd, Store, StoreError};
 
 /// Finishes the calls a crash left open; returns how many.
-pub async fn recover(store: &Store, node: &str, recordings_root: &Path) -> Result<usize, StoreError> {
+pub async fn recover(
+    store: &Store,
+    node: &str,
+    recordings_root: &Path,
+) -> Result<usize, StoreError> {
     let calls = store.unfinished_calls(node).await?;
     for call in &calls {
         let mut end = CallEnd {
@@ -28,7 +32,8 @@ pub async fn recover(store: &Store, node: &str, recordings_root: &Path) -> Resul
             };
             match repair {
                 Ok(Ok(report)) => {
-                    let duration_ms = i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX);
+                    let duration_ms =
+                        i64::try_from(report.duration.as_millis()).unwrap_or(i64::MAX);
                     end.ended_at = end.ended_at.saturating_add(duration_ms);
                     end.duration_ms = Some(duration_ms);
                     end.recording_sha256 = Some(report.sha256);

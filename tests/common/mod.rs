@@ -84,12 +84,22 @@ impl Daemon {
     /// Starts a daemon on an existing data directory (a restart).
     pub fn start_in(dir: tempfile::TempDir, options: DaemonOptions) -> Daemon {
         let config = dir.path().join("hotline.toml");
-        let shipped = std::fs::read_to_string(repo().join("config/hotline.toml")).expect("shipped config");
+        let shipped =
+            std::fs::read_to_string(repo().join("config/hotline.toml")).expect("shipped config");
         let prompts = repo().join("tests/fixtures/prompts");
         let text = shipped
-            .replace("answer_delay = \"1s\"", &format!("answer_delay = \"{}\"", options.answer_delay))
-            .replace("prompts_dir = \"prompts\"", &format!("prompts_dir = \"{}\"", prompts.display()))
-            .replace("inactivity_timeout = \"30s\"", "inactivity_timeout = \"10s\"");
+            .replace(
+                "answer_delay = \"1s\"",
+                &format!("answer_delay = \"{}\"", options.answer_delay),
+            )
+            .replace(
+                "prompts_dir = \"prompts\"",
+                &format!("prompts_dir = \"{}\"", prompts.display()),
+            )
+            .replace(
+                "inactivity_timeout = \"30s\"",
+                "inactivity_timeout = \"10s\"",
+            );
         let text = if options.trust_loopback {
             text
         } else {
@@ -171,7 +181,10 @@ impl Daemon {
     /// SIGTERM and wait for a clean exit.
     pub fn stop(mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(15);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -207,7 +220,10 @@ impl Daemon {
 
     /// Waits until `calls()` satisfies `done` (the record is written as the
     /// call ends, a moment after SIPp sees the BYE).
-    pub fn wait_for_calls(&self, done: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
+    pub fn wait_for_calls(
+        &self,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let calls = self.calls();
@@ -325,9 +341,19 @@ pub fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> SippRun {
 
 /// Reads a WAV fully: (channels, sample rate, bits, samples per channel, interleaved samples).
 pub fn read_wav(path: &Path) -> (u16, u32, u16, usize, Vec<i16>) {
-    let mut reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader =
+        hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let spec = reader.spec();
-    let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let samples: Vec<i16> = reader
+        .samples::<i16>()
+        .map(|s| s.expect("sample"))
+        .collect();
     let frames = samples.len() / usize::from(spec.channels.max(1));
-    (spec.channels, spec.sample_rate, spec.bits_per_sample, frames, samples)
+    (
+        spec.channels,
+        spec.sample_rate,
+        spec.bits_per_sample,
+        frames,
+        samples,
+    )
 }

@@ -25,7 +25,7 @@ impl StereoSink for RecordingSink {
 }
 
 struct Fixture {
-    handle: MediaHandle,
+    handle: MediaHandle<Box<RecordingSink>>,
     events: mpsc::Receiver<MediaEvent>,
     /// The remote side's socket.
     peer: UdpSocket,
