@@ -149,7 +149,7 @@ pub(crate) struct NameAddr {
 
 impl NameAddr {
     fn parse(value: &str) -> Option<NameAddr> {
-        let parsed = typed::From::parse(value).ok()?;
+        let parsed = typed::From::parse(&compact_params(value)).ok()?;
         let tag = parsed.tag().map(|t| t.value().to_owned());
         Some(NameAddr {
             display_name: parsed.display_name.filter(|d| !d.is_empty()),
@@ -218,6 +218,30 @@ impl ViaHop {
         }
         via.to_string()
     }
+}
+
+/// Whitespace is allowed around `;` and `=` of header parameters
+/// (RFC 3261 §25.1 SEMI, EQUAL; RFC 4475 §3.1.1.1); drop it after the
+/// closing `>` (or after the URI when there are no brackets).
+fn compact_params(value: &str) -> String {
+    let value = value.trim();
+    let split = match value.rfind('>') {
+        Some(close) => close + 1,
+        None => value.find(';').unwrap_or(value.len()),
+    };
+    let (head, params) = value.split_at(split);
+    let mut out = head.trim_end().to_owned();
+    let mut quoted = false;
+    for c in params.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if !quoted && (c == ' ' || c == '\t') {
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Whitespace is allowed around `/` and `:` in Via (RFC 3261 §25.1 SLASH,

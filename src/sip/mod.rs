@@ -30,6 +30,40 @@ pub use dialog::{DialogEvent, ReInvite, ServerDialog};
 pub use endpoint::{Counters, Endpoint, Incoming, InviteServer, NonInviteServer};
 pub use message::{ParseError, Request};
 
+/// Parse one datagram into a request (responses are `Unanswerable` here).
+/// The endpoint does this for every message; exposed for fuzzing and benches.
+pub fn parse_request(
+    data: &[u8],
+    source: SocketAddr,
+    transport: Transport,
+) -> Result<Request, ParseError> {
+    match message::parse(data, source, transport)? {
+        message::Message::Request(request) => Ok(*request),
+        message::Message::Response(_) => Err(ParseError::Unanswerable {
+            reason: "a response, not a request".to_owned(),
+        }),
+    }
+}
+
+/// Build a response to `request` as the endpoint does (RFC 3261 §8.2.6.2),
+/// without body or extra headers; exposed for benches.
+pub fn build_response(
+    request: &Request,
+    status: StatusCode,
+    to_tag: &str,
+    server: &str,
+) -> Vec<u8> {
+    message::build_response(
+        request,
+        status,
+        server,
+        &message::ResponseParts {
+            to_tag: Some(to_tag),
+            ..message::ResponseParts::default()
+        },
+    )
+}
+
 /// Default SIP port (RFC 3261 §19.1.2).
 pub const DEFAULT_SIP_PORT: u16 = 5060;
 

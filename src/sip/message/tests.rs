@@ -292,3 +292,80 @@ fn unknown_methods_parse_as_extensions() {
     let request = parse_request(text).expect("valid");
     assert_eq!(request.method, Method::Extension("NEWMETHOD".to_owned()));
 }
+
+fn fixtures(kind: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/sip")
+        .join(kind);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixture folder")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            (
+                path.display().to_string(),
+                std::fs::read(&path).expect("fixture"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_rfc_4475_valid_message_parses() {
+    let all = fixtures("valid");
+    assert!(!all.is_empty());
+    for (name, bytes) in all {
+        match parse(&bytes, source(), Transport::Udp) {
+            Ok(Message::Request(request)) => {
+                assert!(!request.call_id().is_empty(), "{name}");
+            }
+            Ok(Message::Response(_)) => {}
+            Err(error) => panic!("{name}: {error}"),
+        }
+    }
+}
+
+#[test]
+fn rfc_4475_wsinv_reads_through_the_whitespace() {
+    let (_, bytes) = fixtures("valid")
+        .into_iter()
+        .find(|(n, _)| n.contains("wsinv"))
+        .expect("wsinv");
+    let Ok(Message::Request(request)) = parse(&bytes, source(), Transport::Udp) else {
+        panic!("wsinv parses");
+    };
+    assert_eq!(request.to_tag(), Some("1918181833n"));
+    assert_eq!(request.from_tag(), Some("98asjd8"));
+    assert_eq!(request.cseq(), 9);
+    assert_eq!(request.body().len(), 150);
+    assert_eq!(request.vias.len(), 3);
+    assert_eq!(
+        request.header("NewFangledHeader"),
+        Some("newfangled value continued newfangled value")
+    );
+}
+
+#[test]
+fn every_rfc_4475_invalid_message_is_invalid_or_unanswerable() {
+    let all = fixtures("invalid");
+    assert!(!all.is_empty());
+    for (name, bytes) in all {
+        match parse(&bytes, source(), Transport::Udp) {
+            Err(ParseError::Invalid { .. } | ParseError::Unanswerable { .. }) => {}
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn truncated_prefixes_of_the_torture_messages_never_panic() {
+    for (_, bytes) in fixtures("valid").into_iter().chain(fixtures("invalid")) {
+        for end in 0..bytes.len() {
+            let _ = parse(&bytes[..end], source(), Transport::Udp);
+            let _ = frame(&bytes[..end], 65535);
+        }
+    }
+}
