@@ -57,8 +57,8 @@ fn dtmf(c: &mut Criterion) {
     });
     c.bench_function("rfc 4733 receiver, retransmitted end packet", |b| {
         let mut receiver = DtmfReceiver::new();
-        receiver.receive(8000, &payload);
-        b.iter(|| black_box(receiver.receive(black_box(8000), black_box(&payload))))
+        receiver.receive(1, 8000, &payload);
+        b.iter(|| black_box(receiver.receive(1, black_box(8000), black_box(&payload))))
     });
 }
 

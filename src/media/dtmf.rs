@@ -98,6 +98,7 @@ pub struct DtmfReceiver {
 
 #[derive(Debug, Clone, Copy)]
 struct LastEvent {
+    ssrc: u32,
     timestamp: u32,
     event: u8,
     end_seen: bool,
@@ -110,12 +111,16 @@ impl DtmfReceiver {
         DtmfReceiver::default()
     }
 
-    /// Takes one telephone-event packet; returns the digit if this packet
-    /// starts a new DTMF event.
-    pub fn receive(&mut self, timestamp: u32, payload: &[u8]) -> Option<Digit> {
+    /// Takes one telephone-event packet of the RTP stream `ssrc`; returns
+    /// the digit if this packet starts a new DTMF event. Events are told
+    /// apart by their RTP timestamp within one stream (RFC 4733 §2.5.1.1);
+    /// a new SSRC starts a new timestamp space, so its first event is new.
+    pub fn receive(&mut self, ssrc: u32, timestamp: u32, payload: &[u8]) -> Option<Digit> {
         let event = TelephoneEvent::parse(payload).ok()?;
         let digit = event.digit()?;
-        if let Some(last) = &mut self.last {
+        if let Some(last) = &mut self.last
+            && last.ssrc == ssrc
+        {
             // Signed distance in timestamp space: 0 is the same event,
             // negative an older one arriving late.
             let age = timestamp.wrapping_sub(last.timestamp) as i32;
@@ -131,6 +136,7 @@ impl DtmfReceiver {
             // maximum duration continues the same key press.
             let continues = !last.end_seen && last.max_duration && last.event == event.event;
             *last = LastEvent {
+                ssrc,
                 timestamp,
                 event: event.event,
                 end_seen: event.end,
@@ -139,6 +145,7 @@ impl DtmfReceiver {
             return (!continues).then_some(digit);
         }
         self.last = Some(LastEvent {
+            ssrc,
             timestamp,
             event: event.event,
             end_seen: event.end,
@@ -168,6 +175,20 @@ pub fn parse_dtmf_relay(body: &str) -> Option<Digit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SSRC: u32 = 0x1234_5678;
+
+    #[test]
+    fn an_event_of_a_new_stream_is_new_even_at_the_same_timestamp() {
+        let mut rx = DtmfReceiver::new();
+        assert_eq!(rx.receive(1, 1000, &payload(2, true, 480)), Digit::new('2'));
+        assert_eq!(rx.receive(1, 1000, &payload(2, true, 480)), None);
+        assert_eq!(
+            rx.receive(2, 1000, &payload(11, false, 160)),
+            Digit::new('#')
+        );
+        assert_eq!(rx.receive(2, 1000, &payload(11, true, 480)), None);
+    }
 
     fn payload(event: u8, end: bool, duration: u16) -> [u8; 4] {
         let d = duration.to_be_bytes();
@@ -218,47 +239,74 @@ mod tests {
     #[test]
     fn one_key_press_with_retransmitted_ends_reports_once_at_its_start() {
         let mut rx = DtmfReceiver::new();
-        assert_eq!(rx.receive(1000, &payload(5, false, 160)), Digit::new('5'));
-        assert_eq!(rx.receive(1000, &payload(5, false, 320)), None);
+        assert_eq!(
+            rx.receive(SSRC, 1000, &payload(5, false, 160)),
+            Digit::new('5')
+        );
+        assert_eq!(rx.receive(SSRC, 1000, &payload(5, false, 320)), None);
         for _ in 0..3 {
-            assert_eq!(rx.receive(1000, &payload(5, true, 480)), None);
+            assert_eq!(rx.receive(SSRC, 1000, &payload(5, true, 480)), None);
         }
     }
 
     #[test]
     fn the_same_digit_pressed_again_reports_again() {
         let mut rx = DtmfReceiver::new();
-        assert_eq!(rx.receive(1000, &payload(5, true, 480)), Digit::new('5'));
-        assert_eq!(rx.receive(3000, &payload(5, false, 160)), Digit::new('5'));
-        assert_eq!(rx.receive(5000, &payload(7, false, 160)), Digit::new('7'));
+        assert_eq!(
+            rx.receive(SSRC, 1000, &payload(5, true, 480)),
+            Digit::new('5')
+        );
+        assert_eq!(
+            rx.receive(SSRC, 3000, &payload(5, false, 160)),
+            Digit::new('5')
+        );
+        assert_eq!(
+            rx.receive(SSRC, 5000, &payload(7, false, 160)),
+            Digit::new('7')
+        );
     }
 
     #[test]
     fn a_late_packet_of_an_earlier_event_reports_nothing() {
         let mut rx = DtmfReceiver::new();
         assert_eq!(
-            rx.receive(u32::MAX - 10, &payload(1, false, 160)),
+            rx.receive(SSRC, u32::MAX - 10, &payload(1, false, 160)),
             Digit::new('1')
         );
-        assert_eq!(rx.receive(500, &payload(2, false, 160)), Digit::new('2'));
-        assert_eq!(rx.receive(u32::MAX - 10, &payload(1, true, 480)), None);
+        assert_eq!(
+            rx.receive(SSRC, 500, &payload(2, false, 160)),
+            Digit::new('2')
+        );
+        assert_eq!(
+            rx.receive(SSRC, u32::MAX - 10, &payload(1, true, 480)),
+            None
+        );
     }
 
     #[test]
     fn a_long_press_split_into_segments_reports_once() {
         let mut rx = DtmfReceiver::new();
-        assert_eq!(rx.receive(0, &payload(3, false, u16::MAX)), Digit::new('3'));
-        assert_eq!(rx.receive(65535, &payload(3, false, 800)), None);
-        assert_eq!(rx.receive(65535, &payload(3, true, 1600)), None);
-        assert_eq!(rx.receive(90000, &payload(3, false, 160)), Digit::new('3'));
+        assert_eq!(
+            rx.receive(SSRC, 0, &payload(3, false, u16::MAX)),
+            Digit::new('3')
+        );
+        assert_eq!(rx.receive(SSRC, 65535, &payload(3, false, 800)), None);
+        assert_eq!(rx.receive(SSRC, 65535, &payload(3, true, 1600)), None);
+        assert_eq!(
+            rx.receive(SSRC, 90000, &payload(3, false, 160)),
+            Digit::new('3')
+        );
     }
 
     #[test]
     fn non_dtmf_events_and_short_payloads_report_nothing() {
         let mut rx = DtmfReceiver::new();
-        assert_eq!(rx.receive(0, &payload(32, false, 160)), None);
-        assert_eq!(rx.receive(160, &[1, 2]), None);
-        assert_eq!(rx.receive(320, &payload(4, false, 160)), Digit::new('4'));
+        assert_eq!(rx.receive(SSRC, 0, &payload(32, false, 160)), None);
+        assert_eq!(rx.receive(SSRC, 160, &[1, 2]), None);
+        assert_eq!(
+            rx.receive(SSRC, 320, &payload(4, false, 160)),
+            Digit::new('4')
+        );
     }
 
     #[test]

@@ -376,7 +376,10 @@ impl<S: StereoSink + 'static> MediaSession<S> {
 
         if Some(packet.payload_type) == self.dtmf_payload_type {
             // Telephone events go to the digit receiver, never to the audio.
-            if let Some(digit) = self.dtmf.receive(packet.timestamp, packet.payload) {
+            if let Some(digit) = self
+                .dtmf
+                .receive(packet.ssrc, packet.timestamp, packet.payload)
+            {
                 tracing::debug!(%digit, "digit");
                 self.emit(MediaEvent::Digit(digit));
             }
