@@ -7,6 +7,9 @@
 
 mod kind;
 mod number;
+mod record;
+mod request;
+mod service;
 mod sla;
 mod status;
 
@@ -20,6 +23,12 @@ pub use kind::{
 };
 pub(crate) use kind::{default_categories, default_departments};
 pub use number::{CommunityCode, TicketNo, TicketNoError, business_date};
+pub use record::{FieldChange, TicketEvent, TicketEventKind, TicketRecord};
+pub use request::{
+    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, NewTicketRequest, TicketChanges, TicketFilter, TicketPage,
+    VoiceMessageReporter,
+};
+pub use service::{TicketKey, Tickets};
 pub use sla::{
     Hold, Milestone, SlaByPriority, SlaConfig, SlaDeadlines, SlaState, SlaTarget,
     effective_deadline,
