@@ -36,7 +36,7 @@ pub use tickets::{
 pub use tickets::{
     DEFAULT_PAGE_SIZE, FieldChange, MAX_PAGE_SIZE, NewTicketRequest, TicketChanges, TicketEvent,
     TicketEventKind, TicketFilter, TicketKey, TicketPage, TicketRecord, Tickets,
-    VoiceMessageReporter,
+    VOICE_MESSAGE_ACTOR, VoiceMessageReporter,
 };
 
 /// Everything the desk refuses, with what was wrong. Not `Clone`/`Eq`: it

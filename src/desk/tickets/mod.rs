@@ -5,6 +5,7 @@
 //! SLA deadlines (`sla.rs`). Pure: the caller supplies ids, sequence numbers
 //! and the current time, then stores the result and publishes the change.
 
+mod checks;
 mod kind;
 mod number;
 mod record;
@@ -12,6 +13,7 @@ mod request;
 mod service;
 mod sla;
 mod status;
+mod voice_message;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,7 +30,7 @@ pub use request::{
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, NewTicketRequest, TicketChanges, TicketFilter, TicketPage,
     VoiceMessageReporter,
 };
-pub use service::{TicketKey, Tickets};
+pub use service::{TicketKey, Tickets, VOICE_MESSAGE_ACTOR};
 pub use sla::{
     Hold, Milestone, SlaByPriority, SlaConfig, SlaDeadlines, SlaState, SlaTarget,
     effective_deadline,

@@ -13,29 +13,28 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::desk::phone::normalise;
+use crate::desk::tickets::checks::{
+    MAX_DESCRIPTION_CHARS, apply_changes, check_len, hold_change, trimmed, validate,
+};
 use crate::desk::tickets::record::{
     changed_fields, event_from_row, event_row, from_stored, to_row,
 };
+use crate::desk::tickets::voice_message::{
+    kind_of_menu_choice, voice_message_description, voice_message_length,
+};
 use crate::desk::tickets::{
     FieldChange, MAX_PAGE_SIZE, NewTicket, NewTicketRequest, Priority, SlaDeadlines, StatusKind,
-    Ticket, TicketAction, TicketChanges, TicketEvent, TicketEventKind, TicketFilter, TicketKind,
-    TicketNo, TicketPage, TicketRecord, TicketSource, VoiceMessageReporter, business_date,
+    Ticket, TicketAction, TicketChanges, TicketEvent, TicketEventKind, TicketFilter, TicketNo,
+    TicketPage, TicketRecord, TicketSource, VoiceMessageReporter, business_date,
 };
 use crate::desk::{CommunityCode, DeskConfig, DeskError};
-use crate::store::{
-    CallRecord, HoldChange, Store, StoreError, StoredTicket, TicketQuery, VersionedWrite,
-};
+use crate::store::{CallRecord, Store, StoreError, StoredTicket, TicketQuery, VersionedWrite};
 
-/// Longest description or comment, in characters.
-const MAX_DESCRIPTION_CHARS: usize = 4_000;
-/// Longest name, location, assignee or person id, in characters.
-const MAX_SHORT_TEXT_CHARS: usize = 200;
 /// Writes without an expected version retry this often when another write
 /// got in between; with one they are refused at once.
 const MAX_WRITE_ATTEMPTS: usize = 3;
@@ -47,19 +46,6 @@ const FINAL_STATUSES: [StatusKind; 2] = [StatusKind::Closed, StatusKind::Cancell
 const OPEN_TICKETS_LIMIT: u32 = 50;
 /// Who creates the tickets of voice messages.
 pub const VOICE_MESSAGE_ACTOR: &str = "ivr";
-/// Menu choice codes (`telephony::MenuChoice::code`) and the kind they mean;
-/// `operator`, `other` and anything unknown make an `other` ticket.
-const MENU_CHOICE_KINDS: &[(&str, TicketKind)] = &[
-    ("repair", TicketKind::Repair),
-    ("complaint", TicketKind::Complaint),
-    ("paid_service", TicketKind::PaidService),
-    ("inquiry", TicketKind::Inquiry),
-];
-/// Description of a voice-message ticket (shown to operators; 中文).
-const VOICE_MESSAGE_TEXT: &str = "语音留言";
-const VOICE_MESSAGE_SECONDS_UNIT: &str = "秒";
-const VOICE_MESSAGE_SEE_RECORDING: &str = "录音见关联来电";
-
 /// How a ticket was looked for: named when it is not found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TicketKey {
@@ -622,152 +608,6 @@ fn call_change(from: Option<&str>, to: Option<&str>) -> FieldChange {
         field: "calls".to_owned(),
         from: from.map_or(serde_json::Value::Null, |c| c.into()),
         to: to.map_or(serde_json::Value::Null, |c| c.into()),
-    }
-}
-
-/// `None` for a missing or blank text, else the text trimmed.
-fn trimmed(text: Option<String>) -> Option<String> {
-    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
-}
-
-fn check_len(field: &'static str, text: Option<&str>, max: usize) -> Result<(), DeskError> {
-    match text {
-        Some(text) if text.chars().count() > max => Err(DeskError::TextTooLong { field, max }),
-        _ => Ok(()),
-    }
-}
-
-/// What the configuration and the kind allow, checked on every write.
-fn validate(record: &TicketRecord, config: &DeskConfig) -> Result<(), DeskError> {
-    let t = &record.ticket;
-    if t.grade.is_some() && t.kind != TicketKind::Complaint {
-        return Err(DeskError::GradeOnlyForComplaints { kind: t.kind });
-    }
-    if let Some(category) = &t.category {
-        config.category_for(t.kind, category)?;
-    }
-    if let Some(department) = &t.department
-        && config.department(department).is_none()
-    {
-        return Err(DeskError::UnknownDepartment {
-            code: department.clone(),
-        });
-    }
-    if t.kind != TicketKind::PaidService && (record.fee_cents.is_some() || record.paid) {
-        return Err(DeskError::FeeOnlyForPaidService { kind: t.kind });
-    }
-    if let Some(fee_cents) = record.fee_cents
-        && fee_cents < 0
-    {
-        return Err(DeskError::NegativeFee { fee_cents });
-    }
-    if record.description.trim().is_empty() {
-        return Err(DeskError::EmptyDescription);
-    }
-    check_len(
-        "description",
-        Some(&record.description),
-        MAX_DESCRIPTION_CHARS,
-    )?;
-    for (field, text) in [
-        ("location", &record.location),
-        ("reporter_name", &record.reporter_name),
-        ("person_id", &record.person_id),
-        ("assignee", &record.assignee),
-    ] {
-        check_len(field, text.as_deref(), MAX_SHORT_TEXT_CHARS)?;
-    }
-    Ok(())
-}
-
-/// Applies the requested field changes (checked afterwards by `validate`).
-fn apply_changes(record: &mut TicketRecord, changes: &TicketChanges) -> Result<(), DeskError> {
-    let t = &mut record.ticket;
-    if let Some(priority) = changes.priority {
-        t.priority = priority;
-    }
-    if let Some(grade) = changes.grade {
-        t.grade = grade;
-    }
-    if let Some(category) = &changes.category {
-        t.category = category.clone();
-    }
-    if let Some(department) = &changes.department {
-        t.department = department.clone();
-    }
-    if let Some(description) = &changes.description {
-        record.description = description.trim().to_owned();
-    }
-    if let Some(room) = &changes.room {
-        record.room = room.clone();
-    }
-    for (field, change) in [
-        (&mut record.assignee, &changes.assignee),
-        (&mut record.location, &changes.location),
-        (&mut record.reporter_name, &changes.reporter_name),
-        (&mut record.person_id, &changes.person_id),
-    ] {
-        if let Some(value) = change {
-            *field = trimmed(value.clone());
-        }
-    }
-    if let Some(phone) = &changes.reporter_phone {
-        let phone = phone
-            .as_deref()
-            .map(str::trim)
-            .filter(|raw| !raw.is_empty())
-            .map(|raw| normalise(raw, None))
-            .transpose()?;
-        record.reporter_phone_raw = phone.as_ref().map(|p| p.received().to_owned());
-        record.reporter_phone = phone.as_ref().map(|p| p.number().to_owned());
-    }
-    if let Some(fee_cents) = changes.fee_cents {
-        record.fee_cents = fee_cents;
-    }
-    if let Some(paid) = changes.paid {
-        record.paid = paid;
-    }
-    Ok(())
-}
-
-/// What a change did to the holds: one started, or the open one ended.
-fn hold_change(before: &Ticket, after: &Ticket) -> Option<HoldChange> {
-    if after.holds.len() > before.holds.len() {
-        return after
-            .holds
-            .last()
-            .map(|h| HoldChange::Start(h.from.timestamp_millis()));
-    }
-    before
-        .holds
-        .iter()
-        .zip(&after.holds)
-        .find_map(|(b, a)| match (b.until, a.until) {
-            (None, Some(until)) => Some(HoldChange::End(until.timestamp_millis())),
-            _ => None,
-        })
-}
-
-/// The kind a menu choice code pre-classifies a call as.
-fn kind_of_menu_choice(choice: Option<&str>) -> TicketKind {
-    choice
-        .and_then(|c| MENU_CHOICE_KINDS.iter().find(|(code, _)| *code == c))
-        .map_or(TicketKind::Other, |(_, kind)| *kind)
-}
-
-/// How long the voice message in a call lasts, when the call says.
-fn voice_message_length(call: &CallRecord) -> Option<Duration> {
-    let (start, end) = (call.voicemail_start_ms?, call.voicemail_end_ms?);
-    u64::try_from(end - start).ok().map(Duration::from_millis)
-}
-
-fn voice_message_description(length: Option<Duration>) -> String {
-    match length {
-        Some(length) => format!(
-            "{VOICE_MESSAGE_TEXT} {} {VOICE_MESSAGE_SECONDS_UNIT}，{VOICE_MESSAGE_SEE_RECORDING}",
-            length.as_secs_f64().round()
-        ),
-        None => format!("{VOICE_MESSAGE_TEXT}，{VOICE_MESSAGE_SEE_RECORDING}"),
     }
 }
 

@@ -8,7 +8,7 @@ use chrono_tz::Asia::Shanghai;
 use super::*;
 use crate::desk::TicketFilter;
 use crate::desk::tickets::{
-    ActionKind, CategoryCode, DepartmentCode, Milestone, TicketStatus, TransitionError,
+    ActionKind, CategoryCode, DepartmentCode, Milestone, TicketKind, TicketStatus, TransitionError,
 };
 use crate::store::{NewCall, testing};
 
