@@ -20,6 +20,9 @@ mod rooms;
 mod tickets;
 
 use thiserror::Error;
+use uuid::Uuid;
+
+use crate::store::StoreError;
 
 pub use config::{DEFAULT_TIME_ZONE, DeskConfig};
 pub use phone::{AreaCode, E164, NormalisedPhone, PhoneError, PhoneKind, normalise};
@@ -30,9 +33,15 @@ pub use tickets::{
     SlaState, SlaTarget, StatusKind, Ticket, TicketAction, TicketKind, TicketNo, TicketNoError,
     TicketSource, TicketStatus, TransitionError, business_date, effective_deadline,
 };
+pub use tickets::{
+    DEFAULT_PAGE_SIZE, FieldChange, MAX_PAGE_SIZE, NewTicketRequest, TicketChanges, TicketEvent,
+    TicketEventKind, TicketFilter, TicketKey, TicketPage, TicketRecord, Tickets,
+    VOICE_MESSAGE_ACTOR, VoiceMessageReporter,
+};
 
-/// Everything the desk refuses, with what was wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+/// Everything the desk refuses, with what was wrong. Not `Clone`/`Eq`: it
+/// carries the store's errors (`sqlx` ones) as they are.
+#[derive(Debug, Error)]
 pub enum DeskError {
     #[error(transparent)]
     Phone(#[from] PhoneError),
@@ -58,4 +67,44 @@ pub enum DeskError {
         kind: TicketKind,
         category_kind: TicketKind,
     },
+    #[error("a fee and its payment are for paid service only, not {kind}")]
+    FeeOnlyForPaidService { kind: TicketKind },
+    #[error("a fee cannot be negative ({fee_cents} fen)")]
+    NegativeFee { fee_cents: i64 },
+    #[error("unknown department `{code}`")]
+    UnknownDepartment { code: DepartmentCode },
+    #[error("a ticket needs a description")]
+    EmptyDescription,
+    #[error("a comment needs some text")]
+    EmptyComment,
+    #[error("{field} is longer than {max} characters")]
+    TextTooLong { field: &'static str, max: usize },
+    #[error("no ticket {key}")]
+    TicketNotFound { key: TicketKey },
+    #[error("ticket {id} was changed meanwhile: it is at version {current}, not {expected}")]
+    StaleVersion {
+        id: Uuid,
+        expected: i64,
+        current: i64,
+    },
+    #[error("no call {call_id}")]
+    CallNotFound { call_id: String },
+    #[error("call {call_id} has no community: a ticket cannot be numbered for it")]
+    CallWithoutCommunity { call_id: String },
+    #[error("the ticket counter of {community} on {day} is out of range ({seq})")]
+    CounterOutOfRange {
+        community: CommunityCode,
+        day: String,
+        seq: i64,
+    },
+    #[error("ticket {id} has an unreadable `{field}` in the store")]
+    CorruptTicket { id: String, field: &'static str },
+    #[error("event {seq} of ticket {ticket_id} has an unreadable `{field}` in the store")]
+    CorruptTicketEvent {
+        ticket_id: Uuid,
+        seq: i64,
+        field: &'static str,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }

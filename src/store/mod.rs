@@ -9,6 +9,7 @@
 mod calls;
 mod config;
 mod error;
+mod tickets;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -20,6 +21,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 pub use calls::{CallEnd, CallRecord, NewCall};
 pub use config::StoreConfig;
 pub use error::StoreError;
+pub use tickets::{
+    HoldChange, StoredTicket, TicketEventRow, TicketHoldRow, TicketQuery, TicketRow, TicketRowPage,
+    VersionedWrite,
+};
 
 /// The SQL pool, whichever engine is behind it.
 pub type Pool = sqlx::AnyPool;

@@ -5,10 +5,15 @@
 //! SLA deadlines (`sla.rs`). Pure: the caller supplies ids, sequence numbers
 //! and the current time, then stores the result and publishes the change.
 
+mod checks;
 mod kind;
 mod number;
+mod record;
+mod request;
+mod service;
 mod sla;
 mod status;
+mod voice_message;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,6 +25,12 @@ pub use kind::{
 };
 pub(crate) use kind::{default_categories, default_departments};
 pub use number::{CommunityCode, TicketNo, TicketNoError, business_date};
+pub use record::{FieldChange, TicketEvent, TicketEventKind, TicketRecord};
+pub use request::{
+    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, NewTicketRequest, TicketChanges, TicketFilter, TicketPage,
+    VoiceMessageReporter,
+};
+pub use service::{TicketKey, Tickets, VOICE_MESSAGE_ACTOR};
 pub use sla::{
     Hold, Milestone, SlaByPriority, SlaConfig, SlaDeadlines, SlaState, SlaTarget,
     effective_deadline,
