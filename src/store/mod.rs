@@ -7,8 +7,10 @@
 //! types defined here; the layers above give them meaning.
 
 mod calls;
+mod calls_page;
 mod config;
 mod error;
+mod users;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -20,6 +22,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 pub use calls::{CallEnd, CallRecord, NewCall};
 pub use config::StoreConfig;
 pub use error::StoreError;
+pub use users::{NewToken, NewUser, TokenOwner, UserRow};
 
 /// The SQL pool, whichever engine is behind it.
 pub type Pool = sqlx::AnyPool;
