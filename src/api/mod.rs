@@ -69,6 +69,35 @@ impl Default for ApiConfig {
     }
 }
 
+impl ApiConfig {
+    /// Problems a well-formed file can still have, each with its key path.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if self.token_ttl < MIN_TOKEN_TTL {
+            problems.push((
+                "api.token_ttl".to_string(),
+                "must be at least 1m".to_string(),
+            ));
+        }
+        if self.login_max_failures == 0 {
+            problems.push((
+                "api.login_max_failures".to_string(),
+                "must be at least 1".to_string(),
+            ));
+        }
+        if self.login_window.is_zero() {
+            problems.push((
+                "api.login_window".to_string(),
+                "must be longer than 0s".to_string(),
+            ));
+        }
+        problems
+    }
+}
+
+/// Shortest token lifetime a configuration may set.
+const MIN_TOKEN_TTL: Duration = Duration::from_secs(60);
+
 /// The source of the current time; the system clock unless a test sets one.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
@@ -190,5 +219,25 @@ mod tests {
         assert_eq!(config.token_ttl, Duration::from_secs(1800));
         assert_eq!(config.login_window, Duration::from_secs(60));
         assert!(toml::from_str::<ApiConfig>("tokens = 1").is_err());
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_useless_limits_are_named() {
+        assert!(ApiConfig::default().validate().is_empty());
+        let config = ApiConfig {
+            token_ttl: Duration::from_secs(1),
+            login_max_failures: 0,
+            login_window: Duration::ZERO,
+            ..ApiConfig::default()
+        };
+        let keys: Vec<_> = config.validate().into_iter().map(|(key, _)| key).collect();
+        assert_eq!(
+            keys,
+            [
+                "api.token_ttl",
+                "api.login_max_failures",
+                "api.login_window"
+            ]
+        );
     }
 }
