@@ -1,1 +1,243 @@
-//! api
+//! The HTTP API (axum): one [`router`] composed from one module per
+//! resource (`auth`, `users`, `calls`, `health`, `openapi`), one error type
+//! ([`ApiError`], always a JSON body), one auth extractor ([`AuthUser`] from
+//! `Authorization: Bearer`) with a role check, and one OpenAPI document
+//! collected from the same routes, served at `/api/openapi.json`.
+//!
+//! It owns HTTP: status codes, headers, JSON shapes, the login rate limit.
+//! Every business rule is the desk's; the API never reaches the store.
+//!
+//! A new resource is a module with `pub(crate) fn routes() ->
+//! OpenApiRouter<ApiState>` whose handlers carry `#[utoipa::path]`, merged in
+//! [`api_routes`]; its paths then appear in the document by construction.
+
+mod auth;
+mod calls;
+mod error;
+mod health;
+mod limiter;
+mod openapi;
+mod users;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use serde::Deserialize;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::desk::call_log::CallLog;
+use crate::desk::users::Users;
+
+pub use crate::desk::users::AuthUser;
+pub use auth::require_role;
+pub use error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
+
+use limiter::LoginLimiter;
+
+/// Where the API listens unless configured otherwise.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
+/// `[api]` in the config file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// The address the HTTP API listens on (`--http-listen` beats it).
+    pub listen: SocketAddr,
+    /// How long a login token stays valid.
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    /// Failed logins allowed per username and client address …
+    pub login_max_failures: u32,
+    /// … within this window; then that pair waits for the window to end.
+    #[serde(with = "humantime_serde")]
+    pub login_window: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: DEFAULT_LISTEN,
+            token_ttl: Duration::from_secs(12 * 3600),
+            login_max_failures: 5,
+            login_window: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+impl ApiConfig {
+    /// Problems a well-formed file can still have, each with its key path.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if self.token_ttl < MIN_TOKEN_TTL {
+            problems.push((
+                "api.token_ttl".to_string(),
+                "must be at least 1m".to_string(),
+            ));
+        }
+        if self.login_max_failures == 0 {
+            problems.push((
+                "api.login_max_failures".to_string(),
+                "must be at least 1".to_string(),
+            ));
+        }
+        if self.login_window.is_zero() {
+            problems.push((
+                "api.login_window".to_string(),
+                "must be longer than 0s".to_string(),
+            ));
+        }
+        problems
+    }
+}
+
+/// Shortest token lifetime a configuration may set.
+const MIN_TOKEN_TTL: Duration = Duration::from_secs(60);
+
+/// The source of the current time; the system clock unless a test sets one.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// What the handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ApiConfig,
+    users: Users,
+    calls: CallLog,
+    limiter: Mutex<LoginLimiter>,
+    clock: Clock,
+}
+
+impl ApiState {
+    /// The state of an API over these desk services.
+    pub fn new(config: ApiConfig, users: Users, calls: CallLog) -> ApiState {
+        ApiState::with_clock(config, users, calls, Arc::new(SystemTime::now))
+    }
+
+    /// Like [`ApiState::new`] with another clock, for tests of expiry and
+    /// rate limits that must not wait for real time.
+    pub fn with_clock(config: ApiConfig, users: Users, calls: CallLog, clock: Clock) -> ApiState {
+        let limiter = LoginLimiter::new(config.login_max_failures, config.login_window);
+        ApiState {
+            inner: Arc::new(Inner {
+                config,
+                users,
+                calls,
+                limiter: Mutex::new(limiter),
+                clock,
+            }),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &ApiConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn users(&self) -> &Users {
+        &self.inner.users
+    }
+
+    pub(crate) fn calls(&self) -> &CallLog {
+        &self.inner.calls
+    }
+
+    pub(crate) fn now(&self) -> SystemTime {
+        (self.inner.clock)()
+    }
+
+    /// The limiter, for a moment: never held across an await.
+    pub(crate) fn limiter(&self) -> MutexGuard<'_, LoginLimiter> {
+        // The limiter's state stays consistent whatever panicked while it
+        // was held: counts only, each update a single assignment.
+        self.inner
+            .limiter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Every route of the API with its OpenAPI description.
+fn api_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(auth::routes())
+        .merge(users::routes())
+        .merge(calls::routes())
+        .merge(openapi::routes())
+}
+
+/// The whole API: every route, a JSON 404 and 405 for the rest.
+pub fn router(state: ApiState) -> Router {
+    let (router, document) = api_routes().split_for_parts();
+    router
+        .fallback(error::route_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::Extension(openapi::Document::new(&document)))
+        .with_state(state)
+}
+
+/// The OpenAPI document of the API, as served at `/api/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_routes().into_openapi()
+}
+
+/// Serves `router` on an already bound `listener` until `shutdown`
+/// completes; requests in flight then finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_defaults_and_reads_durations_as_text() {
+        let config: ApiConfig = toml::from_str("").expect("empty");
+        assert_eq!(config, ApiConfig::default());
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        let config: ApiConfig = toml::from_str(
+            "listen = \"0.0.0.0:9000\"\ntoken_ttl = \"30m\"\nlogin_max_failures = 3\nlogin_window = \"1m\"",
+        )
+        .expect("full");
+        assert_eq!(config.token_ttl, Duration::from_secs(1800));
+        assert_eq!(config.login_window, Duration::from_secs(60));
+        assert!(toml::from_str::<ApiConfig>("tokens = 1").is_err());
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_useless_limits_are_named() {
+        assert!(ApiConfig::default().validate().is_empty());
+        let config = ApiConfig {
+            token_ttl: Duration::from_secs(1),
+            login_max_failures: 0,
+            login_window: Duration::ZERO,
+            ..ApiConfig::default()
+        };
+        let keys: Vec<_> = config.validate().into_iter().map(|(key, _)| key).collect();
+        assert_eq!(
+            keys,
+            [
+                "api.token_ttl",
+                "api.login_max_failures",
+                "api.login_window"
+            ]
+        );
+    }
+}

@@ -12,12 +12,14 @@
 //! time, ids and sequence numbers in, then store the result and publish the
 //! change (`telephony`, `api`).
 
+pub mod call_log;
 mod config;
 mod fullwidth;
 mod labels;
 mod phone;
 mod rooms;
 mod tickets;
+pub mod users;
 
 use thiserror::Error;
 use uuid::Uuid;

@@ -7,9 +7,11 @@
 //! types defined here; the layers above give them meaning.
 
 mod calls;
+mod calls_page;
 mod config;
 mod error;
 mod tickets;
+mod users;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -25,6 +27,7 @@ pub use tickets::{
     HoldChange, StoredTicket, TicketEventRow, TicketHoldRow, TicketQuery, TicketRow, TicketRowPage,
     VersionedWrite,
 };
+pub use users::{NewToken, NewUser, TokenOwner, UserRow};
 
 /// The SQL pool, whichever engine is behind it.
 pub type Pool = sqlx::AnyPool;
