@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{self, Loaded, Overrides};
+use crate::desk::users::{Role, Users};
 use crate::store::{CallRecord, Store};
 use crate::text;
 
@@ -49,6 +50,28 @@ enum Command {
         #[command(subcommand)]
         command: CallsCommand,
     },
+    /// Console and API users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Add a user; the password is read from stdin when it is not a terminal, else prompted.
+    Add {
+        name: String,
+        #[arg(long)]
+        role: Role,
+        /// Name shown to people (e.g. 张三).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List the users.
+    List,
+    /// Set a user's password (read like `add`); their sessions end.
+    Passwd { name: String },
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +82,9 @@ struct ServeArgs {
     /// RTP port range.
     #[arg(long, value_name = "LOW-HIGH")]
     rtp_ports: Option<String>,
+    /// HTTP API listen address.
+    #[arg(long, value_name = "ADDR:PORT")]
+    http_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +111,7 @@ pub fn main() -> ExitCode {
     if let Command::Serve(serve) = &cli.command {
         overrides.sip_listen = serve.sip_listen;
         overrides.rtp_ports = serve.rtp_ports.clone();
+        overrides.http_listen = serve.http_listen;
     }
     let loaded = match load(cli.common.config.as_deref(), &overrides) {
         Ok(loaded) => loaded,
@@ -107,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Calls {
             command: CallsCommand::List { json, limit },
         } => run(list_calls(loaded, json, limit)),
+        Command::Users { command } => run(users(loaded, command)),
     }
 }
 
@@ -149,6 +177,69 @@ async fn list_calls(loaded: Loaded, json: bool, limit: u32) -> anyhow::Result<()
         print!("{}", calls_table(&calls, loaded.time_zone()));
     }
     Ok(())
+}
+
+async fn users(loaded: Loaded, command: UsersCommand) -> anyhow::Result<()> {
+    let config = &loaded.config;
+    let store = Store::open(&config.store, &config.data_dir).await?;
+    let users = Users::new(store.clone());
+    let result = match command {
+        UsersCommand::Add {
+            name,
+            role,
+            display_name,
+        } => {
+            let password = read_password(text::PASSWORD_PROMPT)?;
+            let user = users
+                .add(&name, display_name.as_deref(), role, &password)
+                .await?;
+            println!(
+                "{}: {} ({})",
+                text::USER_ADDED,
+                user.username,
+                user.role.label()
+            );
+            Ok(())
+        }
+        UsersCommand::List => {
+            let list = users.list().await?;
+            println!("{}", text::USERS_HEADER.join("\t"));
+            for user in list {
+                let state = if user.disabled {
+                    text::USER_DISABLED
+                } else {
+                    text::USER_ENABLED
+                };
+                println!(
+                    "{}\t{}\t{}\t{state}",
+                    user.username,
+                    user.display_name.as_deref().unwrap_or("-"),
+                    user.role.label()
+                );
+            }
+            Ok(())
+        }
+        UsersCommand::Passwd { name } => {
+            let password = read_password(text::PASSWORD_PROMPT)?;
+            users.set_password(&name, &password).await?;
+            println!("{}: {name}", text::PASSWORD_CHANGED);
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
+}
+
+/// A password: prompted without echo on a terminal, else the first line of stdin.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        Ok(rpassword::prompt_password(prompt)?)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
 }
 
 fn calls_table(calls: &[CallRecord], tz: chrono_tz::Tz) -> String {

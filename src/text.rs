@@ -38,3 +38,16 @@ pub fn end_reason(code: &str) -> &'static str {
         _ => "未知",
     }
 }
+
+/// `hotline users add|passwd` asks for the password with this.
+pub const PASSWORD_PROMPT: &str = "密码: ";
+/// `hotline users add` when done.
+pub const USER_ADDED: &str = "已添加用户";
+/// `hotline users passwd` when done.
+pub const PASSWORD_CHANGED: &str = "密码已修改";
+/// Column headings of `hotline users list`.
+pub const USERS_HEADER: [&str; 4] = ["用户名", "姓名", "角色", "状态"];
+/// A user who may log in.
+pub const USER_ENABLED: &str = "启用";
+/// A user who may not log in.
+pub const USER_DISABLED: &str = "停用";

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::api::ApiConfig;
+use crate::desk::DeskConfig;
 use crate::media::MediaConfig;
 use crate::recording::RecordingConfig;
 use crate::sip::SipConfig;
@@ -34,6 +36,9 @@ pub struct Config {
     pub hotline: HotlineConfig,
     pub ivr: IvrConfig,
     pub voicemail: VoicemailConfig,
+    pub api: ApiConfig,
+    /// Departments, categories and SLA; its time zone is the top-level one.
+    pub desk: DeskConfig,
 }
 
 impl Default for Config {
@@ -49,6 +54,8 @@ impl Default for Config {
             hotline: HotlineConfig::default(),
             ivr: IvrConfig::default(),
             voicemail: VoicemailConfig::default(),
+            api: ApiConfig::default(),
+            desk: DeskConfig::default(),
         }
     }
 }
@@ -88,6 +95,7 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub sip_listen: Option<SocketAddr>,
+    pub http_listen: Option<SocketAddr>,
     pub rtp_ports: Option<String>,
 }
 
@@ -128,6 +136,9 @@ impl Loaded {
         if let Some(listen) = overrides.sip_listen {
             config.sip.listen = listen;
         }
+        if let Some(listen) = overrides.http_listen {
+            config.api.listen = listen;
+        }
         if let Some(ports) = &overrides.rtp_ports {
             config.media.rtp_ports = ports.parse().map_err(|err| ConfigError::Parse {
                 path: PathBuf::from("--rtp-ports"),
@@ -153,6 +164,23 @@ impl Loaded {
         }
         problems.extend(config.hotline.validate());
         problems.extend(config.ivr.validate());
+        problems.extend(config.api.validate());
+        if let Err(err) = config.desk.validate() {
+            problems.push(match err {
+                crate::desk::DeskError::InvalidConfig { path, reason } => {
+                    (format!("desk.{path}"), reason.to_string())
+                }
+                other => ("desk".to_string(), other.to_string()),
+            });
+        }
+        if config.desk.time_zone != crate::desk::DEFAULT_TIME_ZONE
+            && config.desk.time_zone.name() != config.time_zone
+        {
+            problems.push((
+                "desk.time_zone".to_string(),
+                "set the time zone once, at the top level (`time_zone`)".to_string(),
+            ));
+        }
         for (key, file) in self.prompt_files() {
             if !file.is_file() {
                 problems.push((
@@ -168,6 +196,14 @@ impl Loaded {
                 path: self.display_path(),
                 problems,
             })
+        }
+    }
+
+    /// The desk's configuration with the top-level time zone.
+    pub fn desk(&self) -> DeskConfig {
+        DeskConfig {
+            time_zone: self.time_zone(),
+            ..self.config.desk.clone()
         }
     }
 
@@ -324,10 +360,12 @@ mod tests {
                 data_dir: Some("/tmp/d".into()),
                 database_url: Some("postgres://x/y".into()),
                 sip_listen: Some("127.0.0.1:5999".parse().expect("addr")),
+                http_listen: Some("127.0.0.1:8999".parse().expect("addr")),
                 rtp_ports: Some("30000-30099".into()),
             })
             .expect("apply");
         assert_eq!(loaded.config.sip.listen.port(), 5999);
+        assert_eq!(loaded.config.api.listen.port(), 8999);
         assert_eq!(loaded.config.data_dir, PathBuf::from("/tmp/d"));
         assert_eq!(loaded.recordings_root(), PathBuf::from("/tmp/d/recordings"));
         let bad = loaded.apply(&Overrides {

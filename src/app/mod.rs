@@ -16,6 +16,10 @@ use tracing::info;
 
 pub use config::{Config, ConfigError, DEFAULT_CONFIG_PATH, Loaded, Overrides, parse};
 
+use crate::api::{self, ApiState};
+use crate::desk::Tickets;
+use crate::desk::call_log::CallLog;
+use crate::desk::users::Users;
 use crate::media::{Prompt, RtpPortPool};
 use crate::recording::RecordingService;
 use crate::sip::Endpoint;
@@ -57,6 +61,11 @@ pub async fn run(
         .await
         .with_context(|| format!("binding SIP on {}", config.sip.listen))?;
     let sip_addr = endpoint.local_addr();
+    let http_listener = tokio::net::TcpListener::bind(config.api.listen)
+        .await
+        .with_context(|| format!("binding HTTP on {}", config.api.listen))?;
+    let http_addr = http_listener.local_addr()?;
+    let tickets = Tickets::new(store.clone(), loaded.desk());
     let media_ip = media_ip(sip_addr.ip());
     let services = Arc::new(CallServices {
         store: store.clone(),
@@ -71,13 +80,31 @@ pub async fn run(
         inactivity_timeout: config.media.inactivity_timeout,
         node: config.node.clone(),
         time_zone: loaded.time_zone(),
+        tickets: tickets.clone(),
     });
     let hotline = tokio::spawn(telephony::run(services.clone(), incoming, shutdown.clone()));
-    info!(sip = %sip_addr, "ready");
-    ready(format!("ready sip={sip_addr}"));
+    let state = ApiState::new(
+        config.api.clone(),
+        Users::new(store.clone()),
+        CallLog::new(store.clone()),
+    );
+    let http_shutdown = CancellationToken::new();
+    let http = tokio::spawn(api::serve(
+        http_listener,
+        api::router(state),
+        http_shutdown.clone().cancelled_owned(),
+    ));
+    info!(sip = %sip_addr, http = %http_addr, "ready");
+    ready(format!("ready sip={sip_addr} http={http_addr}"));
     shutdown.cancelled().await;
+    // The order of docs/ARCHITECTURE.md: no new calls, hang up the calls in
+    // progress (their records finished), close the API, close the store.
     endpoint.shutdown();
     hotline.await.context("the hotline task failed")?;
+    http_shutdown.cancel();
+    http.await
+        .context("the HTTP task failed")?
+        .context("serving HTTP")?;
     drop(services);
     store.close().await;
     Ok(())

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::desk::{self, AreaCode};
+use crate::desk::{self, AreaCode, VoiceMessageReporter};
 use crate::media::{Codec, MediaEvent, MediaHandle, MediaSession, PortLease, SessionParams};
 use crate::recording::CallRecorder;
 use crate::sip::sdp::{self, AudioCodec, Direction, Negotiated, Sdp};
@@ -126,21 +126,23 @@ async fn handle_invite(
             record.ended(reason, code, Some(status), None, None).await;
         }
         Ok(answered) => {
-            let (ending, duration_ms, sha256) =
-                run_answered(&services, &record, answered, &shutdown).await;
-            let code = match ending {
+            let outcome = run_answered(&services, &record, answered, &shutdown).await;
+            let code = match outcome.ending {
                 Ending::Failure(failure) => Some(failure.code()),
                 _ => None,
             };
             record
                 .ended(
-                    ending.reason(),
+                    outcome.ending.reason(),
                     code,
                     Some(StatusCode::OK),
-                    duration_ms,
-                    sha256,
+                    outcome.duration_ms,
+                    outcome.sha256,
                 )
                 .await;
+            if outcome.message_taken {
+                record.voicemail_ticket().await;
+            }
         }
     }
 }
@@ -349,14 +351,23 @@ async fn open_recording(
     }
 }
 
-/// Runs the IVR over an answered call; returns how it ended, its length
-/// and the recording's hash.
+/// What an answered call came to.
+struct Outcome {
+    ending: Ending,
+    /// The recording's length.
+    duration_ms: Option<i64>,
+    sha256: Option<String>,
+    /// A voice message was recorded (it becomes a work order).
+    message_taken: bool,
+}
+
+/// Runs the IVR over an answered call to its end.
 async fn run_answered(
     services: &Arc<CallServices>,
     record: &CallRecordWriter,
     mut call: Answered,
     shutdown: &CancellationToken,
-) -> (Ending, Option<i64>, Option<String>) {
+) -> Outcome {
     let mut ivr = Ivr::new(services.ivr.clone(), services.voicemail.clone());
     let mut timer: Option<(tokio::time::Instant, u32)> = None;
     let mut voicemail_start: Option<i64> = None;
@@ -440,6 +451,7 @@ async fn run_answered(
         }
     };
     let duration_ms = elapsed_ms(call.answered_at);
+    let message_taken = voicemail_start.is_some();
     let (recorder, stats) = call.media.stop().await;
     info!(
         packets_received = stats.packets_received,
@@ -447,16 +459,21 @@ async fn run_answered(
         packets_lost = stats.packets_lost_estimate,
         "media ended"
     );
-    match recorder.finish().await {
+    let (duration_ms, sha256) = match recorder.finish().await {
         Ok(summary) => (
-            ending,
-            Some(i64::try_from(summary.duration.as_millis()).unwrap_or(duration_ms)),
+            i64::try_from(summary.duration.as_millis()).unwrap_or(duration_ms),
             Some(summary.sha256),
         ),
         Err(err) => {
             warn!(%err, "recording could not be finished");
-            (ending, Some(duration_ms), None)
+            (duration_ms, None)
         }
+    };
+    Outcome {
+        ending,
+        duration_ms: Some(duration_ms),
+        sha256,
+        message_taken,
     }
 }
 
@@ -555,6 +572,34 @@ struct CallRecordWriter {
 }
 
 impl CallRecordWriter {
+    /// Turns the voice message of this (finished) call into a work order.
+    async fn voicemail_ticket(&self) {
+        let call = match self.services.store.call(&self.id).await {
+            Ok(call) => call,
+            Err(err) => {
+                warn!(%err, "cannot read the call back for its work order");
+                return;
+            }
+        };
+        let reporter = VoiceMessageReporter {
+            name: None,
+            person_id: None,
+            room: None,
+        };
+        let choice = call.menu_choice.clone();
+        match self
+            .services
+            .tickets
+            .from_voice_message(&call, choice.as_deref(), reporter, chrono::Utc::now())
+            .await
+        {
+            Ok(ticket) => {
+                info!(ticket = %ticket.ticket.number, "voice message became a work order")
+            }
+            Err(err) => warn!(%err, "cannot create the work order of a voice message"),
+        }
+    }
+
     async fn menu_choice(&self, digit: Option<&str>, code: &str) {
         if let Err(err) = self
             .services

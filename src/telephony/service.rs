@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::desk::Tickets;
 use crate::media::{Prompt, RtpPortPool};
 use crate::recording::RecordingService;
 use crate::sip::{Incoming, NonInviteServer, StatusCode};
@@ -65,6 +66,8 @@ pub struct CallServices {
     pub inactivity_timeout: Duration,
     pub node: String,
     pub time_zone: chrono_tz::Tz,
+    /// Voice messages become work orders here.
+    pub tickets: Tickets,
 }
 
 /// Serves calls until `shutdown` is cancelled, then hangs up the calls in

@@ -43,6 +43,7 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub sip: SocketAddr,
+    pub http: SocketAddr,
     stderr_log: PathBuf,
 }
 
@@ -122,6 +123,8 @@ impl Daemon {
             .arg(dir.path())
             .arg("--sip-listen")
             .arg("127.0.0.1:0")
+            .arg("--http-listen")
+            .arg("127.0.0.1:0")
             .arg("--rtp-ports")
             .arg(&rtp)
             .env("HOTLINE_LOG", "debug")
@@ -149,16 +152,23 @@ impl Daemon {
                 panic!("the daemon printed no ready line; its log:\n{log}");
             }
         };
-        let sip = line
-            .strip_prefix("ready sip=")
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+        let field = |key: &str| -> SocketAddr {
+            line.strip_prefix("ready ")
+                .and_then(|rest| {
+                    rest.split_whitespace()
+                        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+                })
+                .and_then(|addr| addr.parse().ok())
+                .unwrap_or_else(|| panic!("no {key}= in the ready line: {line}"))
+        };
+        let sip = field("sip");
+        let http = field("http");
         Daemon {
             child: Some(child),
             dir,
             config,
             sip,
+            http,
             stderr_log,
         }
     }
@@ -196,6 +206,30 @@ impl Daemon {
             let _ = child.wait();
             panic!("the daemon did not stop within 15 s of SIGTERM");
         }
+    }
+
+    /// Runs a `hotline` subcommand against this daemon's config and store,
+    /// with `stdin` as its standard input.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run hotline");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("wait")
     }
 
     /// `hotline calls list --json` against this daemon's store.
