@@ -12,6 +12,7 @@
 //! time, ids and sequence numbers in, then store the result and publish the
 //! change (`telephony`, `api`).
 
+pub mod archive;
 mod config;
 mod fullwidth;
 mod labels;
@@ -21,6 +22,10 @@ mod tickets;
 
 use thiserror::Error;
 
+pub use archive::{
+    ArchiveError, ImportOptions, ImportReport, ImportSummary, RejectedRow, Resident, Role,
+    export_file, import_file,
+};
 pub use config::{DEFAULT_TIME_ZONE, DeskConfig};
 pub use phone::{AreaCode, E164, NormalisedPhone, PhoneError, PhoneKind, normalise};
 pub use rooms::{RoomAddress, RoomError};
