@@ -12,6 +12,7 @@
 //! time, ids and sequence numbers in, then store the result and publish the
 //! change (`telephony`, `api`).
 
+pub mod archive;
 pub mod call_log;
 mod config;
 mod fullwidth;
@@ -26,6 +27,10 @@ use uuid::Uuid;
 
 use crate::store::StoreError;
 
+pub use archive::{
+    ArchiveError, ImportOptions, ImportReport, ImportSummary, RejectedRow, Resident,
+    Role as ResidentRole, export_file, import_file,
+};
 pub use config::{DEFAULT_TIME_ZONE, DeskConfig};
 pub use phone::{AreaCode, E164, NormalisedPhone, PhoneError, PhoneKind, normalise};
 pub use rooms::{RoomAddress, RoomError};

@@ -6,6 +6,7 @@
 //! It knows nothing above it: no SIP, no media, no HTTP. Rows are plain data
 //! types defined here; the layers above give them meaning.
 
+mod archive;
 mod calls;
 mod calls_page;
 mod config;
@@ -20,6 +21,10 @@ use std::time::Duration;
 use sqlx::Executor;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 
+pub use archive::{
+    ArchiveCommunity, ArchiveImport, ArchivePerson, ArchivePhone, ArchiveResidence, ConflictRow,
+    ExportCursor, ExportRow, ImportCounts, LOOKUP_LIMIT, RoomQuery, StagedPhone, StagedRow,
+};
 pub use calls::{CallEnd, CallRecord, NewCall};
 pub use config::StoreConfig;
 pub use error::StoreError;
