@@ -94,7 +94,11 @@ async fn list_departments(
     require_role(&user, Role::Operator)?;
     let config = state.tickets()?.config();
     Ok(Json(
-        config.departments.iter().map(DepartmentView::from).collect(),
+        config
+            .departments
+            .iter()
+            .map(DepartmentView::from)
+            .collect(),
     ))
 }
 

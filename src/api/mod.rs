@@ -186,7 +186,9 @@ impl ApiState {
     /// without it (a wiring mistake, not the client's).
     pub(crate) fn tickets(&self) -> Result<&Tickets, ApiError> {
         self.inner.tickets.as_ref().ok_or_else(|| {
-            tracing::error!("the API was built without the ticket service (ApiState::with_tickets)");
+            tracing::error!(
+                "the API was built without the ticket service (ApiState::with_tickets)"
+            );
             ApiError::Internal
         })
     }

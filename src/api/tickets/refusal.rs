@@ -201,7 +201,10 @@ mod tests {
                 kind: TicketKind::Repair,
                 category_kind: TicketKind::Complaint,
             }),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("category".to_owned()))
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("category".to_owned())
+            )
         );
         assert_eq!(
             field(DeskError::NegativeFee { fee_cents: -1 }).1.as_deref(),

@@ -567,7 +567,10 @@ mod tests {
             .into_iter()
             .map(|v| v.as_str().unwrap_or_default().to_owned())
             .collect();
-        let want: Vec<_> = TicketKind::ALL.iter().map(|k| k.code().to_owned()).collect();
+        let want: Vec<_> = TicketKind::ALL
+            .iter()
+            .map(|k| k.code().to_owned())
+            .collect();
         assert_eq!(codes, want);
         let RefOr::T(Schema::Object(object)) = Milestone::schema() else {
             panic!("a string schema");
