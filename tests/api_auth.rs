@@ -744,6 +744,9 @@ async fn operators_read_the_call_log() {
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }
 
+/// Paths whose routes `tests/api_tickets.rs` checks against the document.
+const TICKET_ROUTE_PREFIXES: [&str; 3] = ["/api/tickets", "/api/departments", "/api/categories"];
+
 #[tokio::test]
 async fn the_openapi_document_lists_exactly_the_routes_served() {
     let api = Harness::start(&[]).await;
@@ -761,6 +764,12 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
     );
     let mut documented = BTreeSet::new();
     for (path, item) in document["paths"].as_object().expect("paths") {
+        if TICKET_ROUTE_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+        {
+            continue;
+        }
         for method in item.as_object().expect("path item").keys() {
             if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
                 documented.insert((method.to_uppercase(), path.clone()));

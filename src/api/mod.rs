@@ -1,5 +1,6 @@
 //! The HTTP API (axum): one [`router`] composed from one module per
-//! resource (`auth`, `users`, `calls`, `health`, `openapi`), one error type
+//! resource (`auth`, `users`, `calls`, `tickets`, `departments`, `health`,
+//! `openapi`), one error type
 //! ([`ApiError`], always a JSON body), one auth extractor ([`AuthUser`] from
 //! `Authorization: Bearer`) with a role check, and one OpenAPI document
 //! collected from the same routes, served at `/api/openapi.json`.
@@ -13,10 +14,12 @@
 
 mod auth;
 mod calls;
+mod departments;
 mod error;
 mod health;
 mod limiter;
 mod openapi;
+mod tickets;
 mod users;
 
 use std::future::Future;
@@ -29,6 +32,7 @@ use serde::Deserialize;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::desk::Tickets;
 use crate::desk::call_log::CallLog;
 use crate::desk::users::Users;
 
@@ -113,6 +117,9 @@ struct Inner {
     calls: CallLog,
     limiter: Mutex<LoginLimiter>,
     clock: Clock,
+    /// The work orders, and through them the desk's configuration; `None`
+    /// in a state built without them (the ticket routes then fail).
+    tickets: Option<Tickets>,
 }
 
 impl ApiState {
@@ -132,6 +139,33 @@ impl ApiState {
                 calls,
                 limiter: Mutex::new(limiter),
                 clock,
+                tickets: None,
+            }),
+        }
+    }
+
+    /// The same state with the ticket service behind `/api/tickets`,
+    /// `/api/departments` and `/api/categories` (its [`DeskConfig`] names the
+    /// departments and categories). Meant for start-up: a state already
+    /// shared gets a fresh login limiter.
+    ///
+    /// [`DeskConfig`]: crate::desk::DeskConfig
+    pub fn with_tickets(self, tickets: Tickets) -> ApiState {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            config: shared.config.clone(),
+            users: shared.users.clone(),
+            calls: shared.calls.clone(),
+            limiter: Mutex::new(LoginLimiter::new(
+                shared.config.login_max_failures,
+                shared.config.login_window,
+            )),
+            clock: shared.clock.clone(),
+            tickets: None,
+        });
+        ApiState {
+            inner: Arc::new(Inner {
+                tickets: Some(tickets),
+                ..inner
             }),
         }
     }
@@ -146,6 +180,17 @@ impl ApiState {
 
     pub(crate) fn calls(&self) -> &CallLog {
         &self.inner.calls
+    }
+
+    /// The ticket service; an internal error when the state was built
+    /// without it (a wiring mistake, not the client's).
+    pub(crate) fn tickets(&self) -> Result<&Tickets, ApiError> {
+        self.inner.tickets.as_ref().ok_or_else(|| {
+            tracing::error!(
+                "the API was built without the ticket service (ApiState::with_tickets)"
+            );
+            ApiError::Internal
+        })
     }
 
     pub(crate) fn now(&self) -> SystemTime {
@@ -170,6 +215,8 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .merge(auth::routes())
         .merge(users::routes())
         .merge(calls::routes())
+        .merge(tickets::routes())
+        .merge(departments::routes())
         .merge(openapi::routes())
 }
 

@@ -26,7 +26,7 @@ const BEARER_SCHEME: &str = "bearer";
 #[openapi(
     info(
         title = "hotline API",
-        description = "The customer-service hotline: logins, users, the call log. \
+        description = "The customer-service hotline: logins, users, the call log, work orders. \
             Errors are `{\"code\", \"message\"}` with an HTTP status; send the token \
             from `POST /api/login` as `Authorization: Bearer <token>`."
     ),
@@ -36,6 +36,8 @@ const BEARER_SCHEME: &str = "bearer";
         (name = "auth", description = "Logging in and out"),
         (name = "users", description = "User management (administrators)"),
         (name = "calls", description = "The call log (operators and above)"),
+        (name = "tickets", description = "Work orders (工单): operators and above; priority, grade and fee changes need a supervisor"),
+        (name = "departments", description = "The configured departments and categories (any role)"),
         (name = "health", description = "Liveness"),
         (name = "meta", description = "This document"),
     )
