@@ -82,12 +82,14 @@ pub async fn run(
         time_zone: loaded.time_zone(),
         tickets: tickets.clone(),
     });
+    sync_communities(&store, &config.hotline).await?;
     let hotline = tokio::spawn(telephony::run(services.clone(), incoming, shutdown.clone()));
     let state = ApiState::new(
         config.api.clone(),
         Users::new(store.clone()),
         CallLog::new(store.clone()),
-    );
+    )
+    .with_tickets(tickets);
     let http_shutdown = CancellationToken::new();
     let http = tokio::spawn(api::serve(
         http_listener,
@@ -107,6 +109,21 @@ pub async fn run(
         .context("serving HTTP")?;
     drop(services);
     store.close().await;
+    Ok(())
+}
+
+/// The communities of the config exist in the store with their numbers
+/// (the archive and the work orders refer to them by code).
+async fn sync_communities(
+    store: &Store,
+    hotline: &crate::telephony::HotlineConfig,
+) -> anyhow::Result<()> {
+    for community in &hotline.communities {
+        store
+            .upsert_community(&community.code, &community.name, &community.numbers)
+            .await
+            .with_context(|| format!("recording community {}", community.code))?;
+    }
     Ok(())
 }
 
