@@ -27,6 +27,8 @@ pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 const WARNING_MISC: u16 = 399;
 const CRLF: &str = "\r\n";
 const SIP_VERSION: &str = "SIP/2.0";
+/// Request-URI schemes we serve (RFC 3261 §19.1, RFC 3261 §26.2.1).
+const SUPPORTED_URI_SCHEMES: [&str; 2] = ["sip", "sips"];
 
 /// Why bytes did not become a message we can use.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +151,9 @@ pub(crate) struct NameAddr {
 
 impl NameAddr {
     fn parse(value: &str) -> Option<NameAddr> {
+        if !has_valid_display_name(value) {
+            return None;
+        }
         let parsed = typed::From::parse(&compact_params(value)).ok()?;
         let tag = parsed.tag().map(|t| t.value().to_owned());
         Some(NameAddr {
@@ -157,6 +162,33 @@ impl NameAddr {
             tag,
         })
     }
+}
+
+/// RFC 3261 §25.1 `display-name = *(token LWS) / quoted-string`: quotes
+/// must balance (RFC 4475 §3.1.2.6) and an unquoted name is tokens only, so
+/// no comma (RFC 4475 §3.1.2.15).
+fn has_valid_display_name(value: &str) -> bool {
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in value.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            _ => {}
+        }
+    }
+    if quoted {
+        return false;
+    }
+    let Some(open) = value.find('<') else {
+        return true;
+    };
+    let name = value[..open].trim();
+    name.starts_with('"')
+        || name
+            .split_whitespace()
+            .all(|word| word.bytes().all(is_token_char))
 }
 
 /// The top Via of a request, with what transaction matching and response
@@ -289,6 +321,12 @@ pub struct Request {
     pub(crate) vias: Vec<String>,
     pub(crate) source: SocketAddr,
     pub(crate) transport: Transport,
+    /// Whether the start line says `SIP/2.0`; any other version is answered
+    /// 505 (RFC 3261 §21.5.7) once the request is otherwise usable.
+    pub(crate) version_supported: bool,
+    /// Whether the Request-URI scheme is `sip` or `sips`; any other is
+    /// answered 416 (RFC 3261 §8.2.2.1).
+    pub(crate) uri_scheme_supported: bool,
 }
 
 impl Request {
@@ -674,8 +712,18 @@ fn parse_request(
         .to_owned();
     let cseq_raw = first(&headers, "CSeq").ok_or_else(|| unanswerable("no CSeq"))?;
     let cseq = parse_cseq(cseq_raw);
+    // A well-formed scheme other than ours is refused with 416; a malformed
+    // one leaves a malformed URI, refused with 400.
+    let uri_scheme_supported = match uri.split_once(':') {
+        Some((scheme, _)) if is_uri_scheme(scheme) => {
+            SUPPORTED_URI_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str())
+        }
+        _ => true,
+    };
     let mut request = Request {
-        uri: parse_uri(uri).ok(),
+        uri: parse_request_uri(uri),
+        version_supported: version == SIP_VERSION,
+        uri_scheme_supported,
         cseq: cseq.as_ref().map(|c| c.0).unwrap_or_default(),
         cseq_method: cseq.as_ref().map(|c| c.1.clone()).unwrap_or_default(),
         from: first(&headers, "From").and_then(NameAddr::parse),
@@ -697,7 +745,7 @@ fn parse_request(
         Ok(body) => request.body = body,
         Err(reason) => return Err(invalid(reason, request)),
     }
-    match validate(&request, version, cseq.is_some()) {
+    match validate(&request, cseq.is_some()) {
         Some(reason) => Err(invalid(reason, request)),
         None => Ok(request),
     }
@@ -727,12 +775,18 @@ fn take_body(headers: &Headers, available: &[u8], transport: Transport) -> Resul
 }
 
 /// RFC 3261 §8.2 checks of a request whose Via, Call-ID and CSeq are usable.
-fn validate(request: &Request, version: &str, cseq_ok: bool) -> Option<String> {
-    if version != SIP_VERSION {
-        return Some(format!("unsupported SIP version {:.20}", version));
-    }
-    if request.uri.is_none() {
+fn validate(request: &Request, cseq_ok: bool) -> Option<String> {
+    // An unknown scheme is not malformed: screening answers it 416.
+    if request.uri.is_none() && request.uri_scheme_supported {
         return Some("bad Request-URI".to_owned());
+    }
+    if request
+        .vias
+        .iter()
+        .any(|via| via.starts_with(';') || via.contains(";;") || via.ends_with(';'))
+    {
+        // RFC 4475 §3.1.2.1: empty Via parameters and values.
+        return Some("malformed Via".to_owned());
     }
     for name in [
         "From",
@@ -758,16 +812,43 @@ fn validate(request: &Request, version: &str, cseq_ok: bool) -> Option<String> {
     if request.cseq_method != request.method.as_str() {
         return Some("CSeq method does not match the request method".to_owned());
     }
+    // RFC 3261 §8.2 does not have a UAS refuse a request without
+    // Max-Forwards (many peers and RFC 2543 clients omit it, RFC 4475
+    // §3.4.1); only a present but malformed one is refused.
     match first(&request.headers, "Max-Forwards").map(|v| v.trim().parse::<u8>()) {
-        None => Some("missing Max-Forwards".to_owned()),
         Some(Err(_)) => Some("malformed Max-Forwards".to_owned()),
-        Some(Ok(_)) => None,
+        None | Some(Ok(_)) => None,
     }
 }
 
-/// The Max-Forwards value of a valid request.
-pub(crate) fn max_forwards(request: &Request) -> Option<u8> {
-    request.header("Max-Forwards")?.trim().parse().ok()
+/// The Max-Forwards value of a valid request; a missing one counts as the
+/// recommended initial value (RFC 3261 §8.1.1.6).
+pub(crate) fn max_forwards(request: &Request) -> u32 {
+    request
+        .header("Max-Forwards")
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(DEFAULT_MAX_FORWARDS)
+}
+
+/// RFC 3986 §3.1: `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn is_uri_scheme(scheme: &str) -> bool {
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+}
+
+/// The Request-URI, or `None` when malformed: angle brackets or quotes
+/// (RFC 4475 §3.1.2.7) and headers (RFC 3261 §19.1.1 Table 1: not allowed
+/// in a Request-URI; RFC 4475 §3.1.2.11) are refused.
+fn parse_request_uri(uri: &str) -> Option<Uri> {
+    // `?` may appear in the user part (RFC 3261 §25.1 user-unreserved,
+    // RFC 4475 §3.1.1.2); after the host it starts headers.
+    let host_part = uri.rsplit_once('@').map_or(uri, |(_, host)| host);
+    if uri.contains(['<', '>', '"']) || host_part.contains('?') {
+        return None;
+    }
+    parse_uri(uri).ok()
 }
 
 /// What goes into a response besides the copied headers.
