@@ -186,6 +186,7 @@ impl StatusCode {
     pub const PROXY_AUTHENTICATION_REQUIRED: StatusCode = StatusCode(407);
     pub const REQUEST_TIMEOUT: StatusCode = StatusCode(408);
     pub const UNSUPPORTED_MEDIA_TYPE: StatusCode = StatusCode(415);
+    pub const UNSUPPORTED_URI_SCHEME: StatusCode = StatusCode(416);
     pub const BAD_EXTENSION: StatusCode = StatusCode(420);
     pub const TEMPORARILY_UNAVAILABLE: StatusCode = StatusCode(480);
     pub const CALL_TRANSACTION_DOES_NOT_EXIST: StatusCode = StatusCode(481);
@@ -197,6 +198,7 @@ impl StatusCode {
     pub const NOT_IMPLEMENTED: StatusCode = StatusCode(501);
     pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
     pub const SERVER_TIMEOUT: StatusCode = StatusCode(504);
+    pub const VERSION_NOT_SUPPORTED: StatusCode = StatusCode(505);
     pub const BUSY_EVERYWHERE: StatusCode = StatusCode(600);
     pub const DECLINE: StatusCode = StatusCode(603);
 
@@ -216,6 +218,7 @@ impl StatusCode {
             407 => "Proxy Authentication Required",
             408 => "Request Timeout",
             415 => "Unsupported Media Type",
+            416 => "Unsupported URI Scheme",
             420 => "Bad Extension",
             480 => "Temporarily Unavailable",
             481 => "Call/Transaction Does Not Exist",
@@ -227,6 +230,7 @@ impl StatusCode {
             501 => "Not Implemented",
             503 => "Service Unavailable",
             504 => "Server Time-out",
+            505 => "Version Not Supported",
             600 => "Busy Everywhere",
             603 => "Decline",
             _ => self.class_phrase(),

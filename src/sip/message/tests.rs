@@ -313,14 +313,36 @@ fn fixtures(kind: &str) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+fn fixture(name: &str) -> Vec<u8> {
+    ["valid", "invalid", "uas"]
+        .into_iter()
+        .flat_map(fixtures)
+        .find(|(path, _)| path.ends_with(&format!("{name}.sip")))
+        .map(|(_, bytes)| bytes)
+        .unwrap_or_else(|| panic!("fixture {name}"))
+}
+
 #[test]
-fn every_rfc_4475_valid_message_parses() {
+fn every_rfc_4475_valid_message_parses_and_every_request_is_answerable() {
     let all = fixtures("valid");
-    assert!(!all.is_empty());
+    assert_eq!(all.len(), 13, "RFC 4475 §3.1.1 has 13 messages");
     for (name, bytes) in all {
         match parse(&bytes, source(), Transport::Udp) {
             Ok(Message::Request(request)) => {
                 assert!(!request.call_id().is_empty(), "{name}");
+                assert!(request.version_supported, "{name}");
+                let response = build_response(
+                    &request,
+                    StatusCode::OK,
+                    "hotline",
+                    &ResponseParts::default(),
+                );
+                let text = String::from_utf8_lossy(&response);
+                assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{name}");
+                assert!(
+                    text.contains(&format!("Call-ID: {}\r\n", request.call_id())),
+                    "{name}"
+                );
             }
             Ok(Message::Response(_)) => {}
             Err(error) => panic!("{name}: {error}"),
@@ -329,35 +351,221 @@ fn every_rfc_4475_valid_message_parses() {
 }
 
 #[test]
-fn rfc_4475_wsinv_reads_through_the_whitespace() {
-    let (_, bytes) = fixtures("valid")
-        .into_iter()
-        .find(|(n, _)| n.contains("wsinv"))
-        .expect("wsinv");
-    let Ok(Message::Request(request)) = parse(&bytes, source(), Transport::Udp) else {
-        panic!("wsinv parses");
+fn rfc_4475_dblreq_is_read_as_the_register_alone() {
+    // §3.1.1.8: Content-Length 0 ends the REGISTER; the INVITE after it in
+    // the same datagram is not a second message (RFC 3261 §18.3).
+    let Ok(Message::Request(request)) = parse(&fixture("3.1.1.8-dblreq"), source(), Transport::Udp)
+    else {
+        panic!("dblreq parses");
     };
-    assert_eq!(request.to_tag(), Some("1918181833n"));
-    assert_eq!(request.from_tag(), Some("98asjd8"));
-    assert_eq!(request.cseq(), 9);
-    assert_eq!(request.body().len(), 150);
-    assert_eq!(request.vias.len(), 3);
-    assert_eq!(
-        request.header("NewFangledHeader"),
-        Some("newfangled value continued newfangled value")
-    );
+    assert_eq!(request.method(), "REGISTER");
+    assert!(request.body().is_empty());
 }
 
 #[test]
-fn every_rfc_4475_invalid_message_is_invalid_or_unanswerable() {
-    let all = fixtures("invalid");
-    assert!(!all.is_empty());
-    for (name, bytes) in all {
-        match parse(&bytes, source(), Transport::Udp) {
-            Err(ParseError::Invalid { .. } | ParseError::Unanswerable { .. }) => {}
-            other => panic!("{name}: {other:?}"),
+fn rfc_4475_mpart01_keeps_its_binary_body_whole() {
+    let Ok(Message::Request(request)) =
+        parse(&fixture("3.1.1.11-mpart01"), source(), Transport::Udp)
+    else {
+        panic!("mpart01 parses");
+    };
+    assert_eq!(request.body().len(), 553);
+    assert!(request.body().ends_with(b"--7a9cbec02ceef655--\r\n"));
+}
+
+/// What we do with an RFC 4475 §3.1.2 message.
+#[derive(Debug)]
+enum Verdict {
+    /// 400 with the reason.
+    Invalid,
+    /// Dropped and counted.
+    Unanswerable,
+    /// Parsed on purpose; the string says why that is safe here.
+    Accepted(&'static str),
+}
+
+#[test]
+fn every_rfc_4475_invalid_message_is_refused_or_knowingly_accepted() {
+    use Verdict::{Accepted, Invalid, Unanswerable};
+    let expected = [
+        ("3.1.2.1-badinv01", Invalid),
+        ("3.1.2.2-clerr", Invalid),
+        ("3.1.2.3-ncl", Invalid),
+        ("3.1.2.4-scalar02", Invalid),
+        ("3.1.2.5-scalarlg", Unanswerable),
+        ("3.1.2.6-quotbal", Invalid),
+        ("3.1.2.7-ltgtruri", Invalid),
+        // §3.1.2.8-10: the request line itself is broken, so there is no
+        // method or URI to answer for; dropping is what the RFC allows.
+        ("3.1.2.8-lwsruri", Unanswerable),
+        ("3.1.2.9-lwsstart", Unanswerable),
+        ("3.1.2.10-trws", Unanswerable),
+        ("3.1.2.11-escruri", Invalid),
+        (
+            "3.1.2.12-baddate",
+            Accepted("we never read Date, so its non-GMT zone cannot mislead us"),
+        ),
+        (
+            "3.1.2.13-regbadct",
+            Accepted("REGISTER is answered 405; its Contact is never read"),
+        ),
+        (
+            "3.1.2.14-badaspec",
+            Accepted(
+                "spaces inside <> around a URI are read leniently (RFC 3261 §7.3.1 robustness)",
+            ),
+        ),
+        ("3.1.2.15-baddn", Invalid),
+        (
+            "3.1.2.16-badvers",
+            Accepted("well formed but SIP/7.0: screening answers 505"),
+        ),
+        ("3.1.2.17-mismatch01", Invalid),
+        ("3.1.2.18-mismatch02", Invalid),
+        ("3.1.2.19-bigcode", Unanswerable),
+    ];
+    assert_eq!(fixtures("invalid").len(), expected.len());
+    for (name, verdict) in expected {
+        let outcome = parse(&fixture(name), source(), Transport::Udp);
+        match (&verdict, &outcome) {
+            (Invalid, Err(ParseError::Invalid { reason, .. })) => {
+                assert!(!reason.is_empty(), "{name}");
+            }
+            (Unanswerable, Err(ParseError::Unanswerable { .. })) => {}
+            (Accepted(why), Ok(Message::Request(_))) => assert!(!why.is_empty()),
+            _ => panic!("{name}: expected {verdict:?}, got {outcome:?}"),
         }
     }
+}
+
+#[test]
+fn rfc_4475_badvers_is_kept_for_a_505() {
+    let Ok(Message::Request(request)) =
+        parse(&fixture("3.1.2.16-badvers"), source(), Transport::Udp)
+    else {
+        panic!("badvers parses");
+    };
+    assert!(!request.version_supported);
+}
+
+#[test]
+fn a_request_without_max_forwards_is_accepted_as_seventy() {
+    // RFC 4475 §3.4.1 (inv2543) has none, nor a From tag or Content-Length.
+    let Ok(Message::Request(request)) = parse(&fixture("3.4.1-inv2543"), source(), Transport::Udp)
+    else {
+        panic!("inv2543 parses");
+    };
+    assert_eq!(max_forwards(&request), DEFAULT_MAX_FORWARDS);
+    let text = invite("").replace("Max-Forwards: 70\r\n", "");
+    assert!(parse_request(&text).is_ok());
+}
+
+#[test]
+fn unknown_uri_schemes_parse_for_a_416() {
+    let Ok(Message::Request(request)) = parse(&fixture("3.3.3-novelsc"), source(), Transport::Udp)
+    else {
+        panic!("novelsc parses");
+    };
+    assert!(!request.uri_scheme_supported);
+}
+
+/// A small seeded generator (xorshift64*) so the mutation test is the same
+/// on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Bytes that matter to the grammar, for insertions.
+const INTERESTING: &[u8] = b"\r\n:;,\"<>\\/ \t\x00\xff%@=?";
+const MUTATIONS_PER_FIXTURE: usize = 64;
+
+fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
+    let mut out = input.to_vec();
+    for _ in 0..=rng.below(3) {
+        let at = rng.below(out.len() + 1);
+        match rng.below(5) {
+            0 if !out.is_empty() => {
+                let at = at.min(out.len() - 1);
+                out[at] ^= 1 << rng.below(8);
+            }
+            1 => out.truncate(at),
+            2 => {
+                let byte = if rng.below(2) == 0 {
+                    INTERESTING[rng.below(INTERESTING.len())]
+                } else {
+                    rng.next() as u8
+                };
+                out.insert(at, byte);
+            }
+            3 => {
+                // Duplicate one whole header line.
+                let lines: Vec<&[u8]> = out.split(|b| *b == b'\n').collect();
+                if lines.len() > 2 {
+                    let pick = 1 + rng.below(lines.len() - 2);
+                    let mut copy = lines[pick].to_vec();
+                    copy.push(b'\n');
+                    let offset: usize = lines[..pick].iter().map(|l| l.len() + 1).sum();
+                    out.splice(offset..offset, copy);
+                }
+            }
+            _ => {
+                let end = (at + rng.below(16)).min(out.len());
+                out.drain(at..end);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn mutated_torture_messages_never_panic_and_end_in_a_known_outcome() {
+    let mut rng = Rng(0x5eed_4475_3261_0001);
+    let all: Vec<_> = ["valid", "invalid", "uas"]
+        .into_iter()
+        .flat_map(fixtures)
+        .collect();
+    let mut outcomes = [0usize; 4];
+    for (_, bytes) in &all {
+        for _ in 0..MUTATIONS_PER_FIXTURE {
+            let mutated = mutate(&mut rng, bytes);
+            for transport in [Transport::Udp, Transport::Tcp] {
+                let slot = match parse(&mutated, source(), transport) {
+                    Ok(Message::Request(request)) => {
+                        build_response(&request, StatusCode::OK, "h", &ResponseParts::default());
+                        0
+                    }
+                    Ok(Message::Response(_)) => 0,
+                    Err(ParseError::Invalid { reason, request }) => {
+                        build_bad_request(&request, &reason, "h", "127.0.0.1");
+                        1
+                    }
+                    Err(ParseError::Unanswerable { .. }) => 2,
+                    // A datagram without the blank line: dropped like
+                    // Unanswerable by the endpoint.
+                    Err(ParseError::Incomplete) => 3,
+                };
+                outcomes[slot] += 1;
+            }
+            if let Ok(Frame::Message(length)) = frame(&mutated, 65535) {
+                let _ = parse(&mutated[..length], source(), Transport::Tcp);
+            }
+        }
+    }
+    let total: usize = outcomes.iter().sum();
+    assert_eq!(total, all.len() * MUTATIONS_PER_FIXTURE * 2);
+    // The mutations reach every outcome, so the test exercises all paths.
+    assert!(outcomes.iter().all(|count| *count > 0), "{outcomes:?}");
 }
 
 #[test]
