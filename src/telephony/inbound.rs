@@ -123,7 +123,9 @@ async fn handle_invite(
             reason,
             code,
         }) => {
-            record.ended(reason, code, Some(status), None, None).await;
+            record
+                .ended(SystemTime::now(), reason, code, Some(status), None, None)
+                .await;
         }
         Ok(answered) => {
             let outcome = run_answered(&services, &record, answered, &shutdown).await;
@@ -133,6 +135,7 @@ async fn handle_invite(
             };
             record
                 .ended(
+                    outcome.ended_at,
                     outcome.ending.reason(),
                     code,
                     Some(StatusCode::OK),
@@ -264,7 +267,6 @@ async fn ring_and_answer(
             });
         }
     };
-    let answered_at = Instant::now();
     let negotiated = match offered {
         Some((_, negotiated)) => negotiated,
         // RFC 3264 §5: with no offer in the INVITE, ours went in the 200 and
@@ -288,6 +290,17 @@ async fn ring_and_answer(
         },
     };
     let (recorder, relative_path) = recorder;
+    let params = SessionParams {
+        remote: negotiated.remote_rtp,
+        codec: media_codec(negotiated.codec),
+        dtmf_payload_type: negotiated.telephone_event_pt,
+        inactivity_timeout: services.inactivity_timeout,
+    };
+    // The recording runs from here: the answer time is taken with it, so
+    // the WAV and the call record measure the same span.
+    let (media, media_events) = MediaSession::start(socket, params, recorder);
+    media.set_hold(negotiated.direction != Direction::SendRecv);
+    let answered_at = Instant::now();
     if let Err(err) = services
         .store
         .call_answered(
@@ -299,14 +312,6 @@ async fn ring_and_answer(
     {
         warn!(%err, "cannot mark the call answered");
     }
-    let params = SessionParams {
-        remote: negotiated.remote_rtp,
-        codec: media_codec(negotiated.codec),
-        dtmf_payload_type: negotiated.telephone_event_pt,
-        inactivity_timeout: services.inactivity_timeout,
-    };
-    let (media, media_events) = MediaSession::start(socket, params, recorder);
-    media.set_hold(negotiated.direction != Direction::SendRecv);
     Ok(Answered {
         dialog,
         media,
@@ -354,6 +359,8 @@ async fn open_recording(
 /// What an answered call came to.
 struct Outcome {
     ending: Ending,
+    /// When the call ended (before the recording was finalised).
+    ended_at: SystemTime,
     /// The recording's length.
     duration_ms: Option<i64>,
     sha256: Option<String>,
@@ -450,6 +457,7 @@ async fn run_answered(
             }
         }
     };
+    let ended_at = SystemTime::now();
     let duration_ms = elapsed_ms(call.answered_at);
     let message_taken = voicemail_start.is_some();
     let (recorder, stats) = call.media.stop().await;
@@ -471,6 +479,7 @@ async fn run_answered(
     };
     Outcome {
         ending,
+        ended_at,
         duration_ms: Some(duration_ms),
         sha256,
         message_taken,
@@ -624,6 +633,7 @@ impl CallRecordWriter {
 
     async fn ended(
         &mut self,
+        ended_at: SystemTime,
         reason: &str,
         code: Option<&str>,
         status: Option<StatusCode>,
@@ -631,7 +641,7 @@ impl CallRecordWriter {
         sha256: Option<String>,
     ) {
         let end = CallEnd {
-            ended_at: unix_millis(SystemTime::now()),
+            ended_at: unix_millis(ended_at),
             end_reason: reason.to_string(),
             end_code: code.map(str::to_string),
             sip_status: status.map(|s| i32::from(s.0)),
