@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::{self, Loaded, Overrides};
 use crate::desk::users::{Role, Users};
+use crate::desk::{AreaCode, ImportOptions, archive};
 use crate::store::{CallRecord, Store};
 use crate::text;
 
@@ -50,11 +51,35 @@ enum Command {
         #[command(subcommand)]
         command: CallsCommand,
     },
+    /// The owner archive (业主档案).
+    Archive {
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
     /// Console and API users.
     Users {
         #[command(subcommand)]
         command: UsersCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ArchiveCommand {
+    /// Import owners, rooms and phones from a .csv (UTF-8 or GBK) or .xlsx file.
+    Import {
+        file: PathBuf,
+        /// Check and count everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Community code for files without a 小区/community column.
+        #[arg(long)]
+        community: Option<String>,
+        /// Area code completed onto local landline numbers (e.g. 0871).
+        #[arg(long)]
+        area_code: Option<String>,
+    },
+    /// Export the archive as CSV with the import's columns.
+    Export { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +160,7 @@ pub fn main() -> ExitCode {
             command: CallsCommand::List { json, limit },
         } => run(list_calls(loaded, json, limit)),
         Command::Users { command } => run(users(loaded, command)),
+        Command::Archive { command } => run(archive(loaded, command)),
     }
 }
 
@@ -223,6 +249,64 @@ async fn users(loaded: Loaded, command: UsersCommand) -> anyhow::Result<()> {
             let password = read_password(text::PASSWORD_PROMPT)?;
             users.set_password(&name, &password).await?;
             println!("{}: {name}", text::PASSWORD_CHANGED);
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
+}
+
+async fn archive(loaded: Loaded, command: ArchiveCommand) -> anyhow::Result<()> {
+    let config = &loaded.config;
+    let store = Store::open(&config.store, &config.data_dir).await?;
+    let result = match command {
+        ArchiveCommand::Import {
+            file,
+            dry_run,
+            community,
+            area_code,
+        } => {
+            let default_area_code = area_code
+                .as_deref()
+                .map(AreaCode::parse)
+                .transpose()
+                .map_err(|err| anyhow::anyhow!("--area-code: {err}"))?;
+            let options = ImportOptions {
+                dry_run,
+                default_area_code,
+                community,
+                now: std::time::SystemTime::now(),
+                progress: archive::terminal_progress(text::IMPORTING),
+            };
+            let report = archive::import_file(&store, &file, options).await?;
+            for rejected in &report.rejected {
+                eprintln!("{rejected}");
+            }
+            if let Some(path) = &report.rejected_file {
+                eprintln!("{}: {}", text::REJECTED_FILE, path.display());
+            }
+            let heading = if report.dry_run {
+                text::IMPORT_DRY_RUN
+            } else {
+                text::IMPORT_DONE
+            };
+            let s = &report.summary;
+            println!(
+                "{heading}: {} {}, {} {}, {} {}, {} {}",
+                text::INSERTED,
+                s.inserted,
+                text::UPDATED,
+                s.updated,
+                text::UNCHANGED,
+                s.unchanged,
+                text::REJECTED,
+                s.rejected
+            );
+            Ok(())
+        }
+        ArchiveCommand::Export { file } => {
+            let rows = archive::export_file(&store, &file).await?;
+            println!("{}: {rows} → {}", text::EXPORTED, file.display());
             Ok(())
         }
     };

@@ -51,3 +51,19 @@ pub const USERS_HEADER: [&str; 4] = ["用户名", "姓名", "角色", "状态"];
 pub const USER_ENABLED: &str = "启用";
 /// A user who may not log in.
 pub const USER_DISABLED: &str = "停用";
+
+/// Progress bar label of `hotline archive import`.
+pub const IMPORTING: &str = "导入中";
+/// Summary heading of an import.
+pub const IMPORT_DONE: &str = "导入完成";
+/// Summary heading of an import with `--dry-run`.
+pub const IMPORT_DRY_RUN: &str = "试导入(未写入)";
+/// Counts of the import summary.
+pub const INSERTED: &str = "新增";
+pub const UPDATED: &str = "更新";
+pub const UNCHANGED: &str = "未变";
+pub const REJECTED: &str = "拒绝";
+/// Where the rejected rows were written.
+pub const REJECTED_FILE: &str = "被拒绝的行已写入";
+/// `hotline archive export` when done (rows written).
+pub const EXPORTED: &str = "已导出";

@@ -438,3 +438,134 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_known_callers_voice_message_becomes_a_work_order_with_the_call_linked() {
+    if !common::have("sipp") {
+        return;
+    }
+    let daemon = Daemon::start(DaemonOptions::default());
+    // The owner archive knows the caller SIPp calls from.
+    let csv = daemon.dir.path().join("owners.csv");
+    std::fs::write(
+        &csv,
+        "小区,楼栋,单元,房号,姓名,身份,手机\n俊发示范小区,3,2,1201,王芳,业主,13800138000\n",
+    )
+    .expect("write csv");
+    let out = daemon.cli(&["archive", "import", csv.to_str().expect("utf-8")], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = daemon.cli(
+        &["users", "add", "op", "--role", "supervisor"],
+        "operator password\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let keys = voicemail_keys("1");
+    let mut all = vec!["-t", "u1"];
+    all.extend(args(&keys));
+    let run = sipp("uac_voicemail.xml", daemon.sip, &all);
+    assert!(run.success, "{}", run.explain(&daemon));
+    let call = only_call(&daemon);
+    assert_eq!(call["caller_match"], "person");
+    assert_eq!(call["caller_name"], "王芳");
+    assert_eq!(call["caller_rooms"], "3栋2单元1201");
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (page, detail) = runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let base = format!("http://{}", daemon.http);
+        let login: Value = http
+            .post(format!("{base}/api/login"))
+            .json(&serde_json::json!({"username": "op", "password": "operator password"}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        let token = login["token"].as_str().expect("token").to_string();
+        // The record is written as the call ends; the ticket just after.
+        let mut page = Value::Null;
+        for _ in 0..50 {
+            page = http
+                .get(format!("{base}/api/tickets?status=new"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("tickets")
+                .json()
+                .await
+                .expect("json");
+            if page["total"] == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let number = page["tickets"][0]["number"]
+            .as_str()
+            .unwrap_or("none")
+            .to_string();
+        let detail: Value = http
+            .get(format!("{base}/api/tickets/{number}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("ticket")
+            .json()
+            .await
+            .expect("json");
+        (page, detail)
+    });
+    assert_eq!(page["total"], 1, "{page}\n{}", daemon.log());
+    let ticket = &page["tickets"][0];
+    assert_eq!(ticket["kind"], "repair");
+    assert_eq!(ticket["source"], "voice_message");
+    assert_eq!(ticket["reporter_name"], "王芳");
+    assert_eq!(ticket["room"], "3栋2单元1201");
+    assert!(
+        ticket["number"]
+            .as_str()
+            .expect("number")
+            .starts_with("JF-")
+    );
+    assert_eq!(detail["calls"][0]["id"], call["id"], "{detail}");
+}
+
+#[test]
+fn a_call_is_recorded_the_same_way_on_postgresql() {
+    if !common::have("sipp") {
+        return;
+    }
+    let Some(url) = common::postgres_database() else {
+        return;
+    };
+    let daemon = Daemon::start(DaemonOptions {
+        database_url: Some(url.clone()),
+        ..DaemonOptions::default()
+    });
+    let keys = voicemail_keys("4");
+    let mut all = vec!["-t", "u1"];
+    all.extend(args(&keys));
+    let run = sipp("uac_info_digit.xml", daemon.sip, &all);
+    assert!(run.success, "{}", run.explain(&daemon));
+    // `calls list` must read the same database: pass the URL to the CLI too.
+    let out = daemon.cli(&["calls", "list", "--json", "--database-url", &url], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["menu_choice"], "inquiry");
+    // The embedded SQLite file of the data directory was not used.
+    assert!(daemon.calls().is_empty());
+}

@@ -56,12 +56,27 @@ pub struct CallRecord {
     pub duration_ms: Option<i64>,
     pub recording_sha256: Option<String>,
     pub node: String,
+    /// `person`, `household` or `unknown` (outbound calls: none).
+    pub caller_match: Option<String>,
+    pub caller_person_id: Option<String>,
+    pub caller_name: Option<String>,
+    /// The matched person's rooms, canonical, separated by `、`.
+    pub caller_rooms: Option<String>,
+}
+
+/// What the archive said about a caller.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CallerMatch {
+    pub kind: String,
+    pub person_id: Option<String>,
+    pub name: Option<String>,
+    pub rooms: Option<String>,
 }
 
 const CALL_COLUMNS: &str = "id, sip_call_id, direction, caller_raw, caller, dialled, community, \
      offered_at, answered_at, ended_at, end_reason, end_code, sip_status, menu_digit, \
      menu_choice, voicemail_start_ms, voicemail_end_ms, recording_path, duration_ms, \
-     recording_sha256, node";
+     recording_sha256, node, caller_match, caller_person_id, caller_name, caller_rooms";
 
 fn call_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
     Ok(CallRecord {
@@ -86,6 +101,10 @@ fn call_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
         duration_ms: row.try_get("duration_ms")?,
         recording_sha256: row.try_get("recording_sha256")?,
         node: row.try_get("node")?,
+        caller_match: row.try_get("caller_match")?,
+        caller_person_id: row.try_get("caller_person_id")?,
+        caller_name: row.try_get("caller_name")?,
+        caller_rooms: row.try_get("caller_rooms")?,
     })
 }
 
@@ -124,6 +143,26 @@ impl Store {
                 .bind(recording_path)
                 .execute(self.pool())
                 .await?;
+        expect_one(done.rows_affected(), id)
+    }
+
+    /// Stores what the archive said about the caller.
+    pub async fn call_caller_match(
+        &self,
+        id: &str,
+        caller: &CallerMatch,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE calls SET caller_match = $2, caller_person_id = $3, caller_name = $4, \
+             caller_rooms = $5 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&caller.kind)
+        .bind(&caller.person_id)
+        .bind(&caller.name)
+        .bind(&caller.rooms)
+        .execute(self.pool())
+        .await?;
         expect_one(done.rows_affected(), id)
     }
 
@@ -262,6 +301,13 @@ mod tests {
                 .await
                 .expect("menu");
             store.call_voicemail("c1", 9_000, 15_000).await.expect("vm");
+            let caller = CallerMatch {
+                kind: "person".into(),
+                person_id: Some("p1".into()),
+                name: Some("王芳".into()),
+                rooms: Some("3栋2单元1201".into()),
+            };
+            store.call_caller_match("c1", &caller).await.expect("match");
             let end = CallEnd {
                 ended_at: 20_000,
                 end_reason: "caller_hangup".into(),
@@ -278,6 +324,8 @@ mod tests {
             assert_eq!(call.end_reason.as_deref(), Some("caller_hangup"));
             assert_eq!(call.sip_status, Some(200));
             assert_eq!(call.recording_sha256, end.recording_sha256);
+            assert_eq!(call.caller_match.as_deref(), Some("person"));
+            assert_eq!(call.caller_rooms.as_deref(), Some("3栋2单元1201"));
         }
     }
 

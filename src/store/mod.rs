@@ -25,7 +25,7 @@ pub use archive::{
     ArchiveCommunity, ArchiveImport, ArchivePerson, ArchivePhone, ArchiveResidence, ConflictRow,
     ExportCursor, ExportRow, ImportCounts, LOOKUP_LIMIT, RoomQuery, StagedPhone, StagedRow,
 };
-pub use calls::{CallEnd, CallRecord, NewCall};
+pub use calls::{CallEnd, CallRecord, CallerMatch, NewCall};
 pub use config::StoreConfig;
 pub use error::StoreError;
 pub use tickets::{

@@ -8,14 +8,14 @@ use std::time::{Instant, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::desk::{self, AreaCode, VoiceMessageReporter};
+use crate::desk::{self, AreaCode, VoiceMessageReporter, archive};
 use crate::media::{Codec, MediaEvent, MediaHandle, MediaSession, PortLease, SessionParams};
 use crate::recording::CallRecorder;
 use crate::sip::sdp::{self, AudioCodec, Direction, Negotiated, Sdp};
 use crate::sip::{DialogEvent, InviteServer, NonInviteServer, ReInvite, ServerDialog, StatusCode};
-use crate::store::{CallEnd, NewCall, unix_millis};
+use crate::store::{CallEnd, CallerMatch, NewCall, unix_millis};
 
 use super::config::{CommunityConfig, MENU_CHOICE_OTHER};
 use super::failure::CallFailure;
@@ -113,10 +113,13 @@ async fn handle_invite(
         return;
     }
     let call_id = call.id.clone();
+    let caller = look_up_caller(&services, &call.caller_raw, area_code.as_ref()).await;
     let mut record = CallRecordWriter {
         services: services.clone(),
         id: call_id.clone(),
+        reporter: caller.reporter,
     };
+    record.caller_match(&caller.stored).await;
     match ring_and_answer(&services, &community, &call_id, invite, &shutdown).await {
         Err(Refused {
             status,
@@ -149,6 +152,68 @@ async fn handle_invite(
         }
     }
 }
+
+/// What the archive says about a caller: what the call record keeps, and
+/// the reporter of a work order the call may become.
+struct Caller {
+    stored: CallerMatch,
+    reporter: VoiceMessageReporter,
+}
+
+/// Looks the caller up in the owner archive (the screen pop's question);
+/// archive trouble makes the caller unknown, never fails the call.
+async fn look_up_caller(
+    services: &CallServices,
+    caller_raw: &str,
+    area_code: Option<&AreaCode>,
+) -> Caller {
+    let unknown = Caller {
+        stored: CallerMatch {
+            kind: CALLER_UNKNOWN.to_string(),
+            ..CallerMatch::default()
+        },
+        reporter: VoiceMessageReporter::default(),
+    };
+    let people = match archive::by_phone(&services.store, caller_raw, area_code).await {
+        Ok(people) => people,
+        Err(err) => {
+            debug!(%err, "caller not looked up");
+            return unknown;
+        }
+    };
+    let Some(first) = people.first() else {
+        return unknown;
+    };
+    let rooms: Vec<String> = first
+        .residences
+        .iter()
+        .map(|residence| residence.address.to_string())
+        .collect();
+    info!(people = people.len(), "caller found in the archive");
+    Caller {
+        stored: CallerMatch {
+            kind: if people.len() == 1 {
+                CALLER_PERSON
+            } else {
+                CALLER_HOUSEHOLD
+            }
+            .to_string(),
+            person_id: Some(first.id.clone()),
+            name: Some(first.name.clone()),
+            rooms: (!rooms.is_empty()).then(|| rooms.join("、")),
+        },
+        reporter: VoiceMessageReporter {
+            name: Some(first.name.clone()),
+            person_id: Some(first.id.clone()),
+            room: first.residences.first().map(|r| r.address.clone()),
+        },
+    }
+}
+
+/// `calls.caller_match` values.
+const CALLER_PERSON: &str = "person";
+const CALLER_HOUSEHOLD: &str = "household";
+const CALLER_UNKNOWN: &str = "unknown";
 
 /// Why a call ended before it was answered.
 struct Refused {
@@ -578,9 +643,22 @@ fn elapsed_ms(since: Instant) -> i64 {
 struct CallRecordWriter {
     services: Arc<CallServices>,
     id: String,
+    /// The reporter of the work order a voice message becomes.
+    reporter: VoiceMessageReporter,
 }
 
 impl CallRecordWriter {
+    async fn caller_match(&self, caller: &CallerMatch) {
+        if let Err(err) = self
+            .services
+            .store
+            .call_caller_match(&self.id, caller)
+            .await
+        {
+            warn!(%err, "cannot store the caller's archive match");
+        }
+    }
+
     /// Turns the voice message of this (finished) call into a work order.
     async fn voicemail_ticket(&self) {
         let call = match self.services.store.call(&self.id).await {
@@ -590,11 +668,7 @@ impl CallRecordWriter {
                 return;
             }
         };
-        let reporter = VoiceMessageReporter {
-            name: None,
-            person_id: None,
-            room: None,
-        };
+        let reporter = self.reporter.clone();
         let choice = call.menu_choice.clone();
         match self
             .services

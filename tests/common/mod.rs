@@ -391,3 +391,42 @@ pub fn read_wav(path: &Path) -> (u16, u32, u16, usize, Vec<i16>) {
         samples,
     )
 }
+
+/// A fresh PostgreSQL database for a daemon under test, at
+/// `HOTLINE_TEST_PG` (default the local server); `None` (with a note) when
+/// none is reachable, which fails the test when `CI` is set.
+pub fn postgres_database() -> Option<String> {
+    use sqlx::{Connection, Executor};
+    let admin = std::env::var("HOTLINE_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+    let name = format!(
+        "hotline_test_e2e_{}_{}",
+        std::process::id(),
+        NEXT_RTP.fetch_add(1, Ordering::Relaxed)
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let created = runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&admin).await?;
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await?;
+        Ok::<_, sqlx::Error>(())
+    });
+    match created {
+        Ok(()) => {
+            let base = admin
+                .rsplit_once('/')
+                .map(|(base, _)| base)
+                .expect("URL with a database");
+            Some(format!("{base}/{name}"))
+        }
+        Err(err) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set and PostgreSQL at {admin} is unreachable: {err}"
+            );
+            eprintln!("note: PostgreSQL unreachable ({err}); skipping");
+            None
+        }
+    }
+}
