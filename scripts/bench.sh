@@ -95,8 +95,8 @@ concurrent)
   failed=$(stat_field "$work/stat.csv" 'FailedCall(C)')
   cpu=$(python3 -c "print(round(100*($after-$before)/$hz/$window,2))")
   per_call=$(python3 -c "print(round(100*($after-$before)/$hz/$window/$n,4))")
-  lost=$(grep -o 'packets_lost=[0-9]*' "$work/daemon.log" | awk -F= '{s+=$2} END {print s+0}')
-  received=$(grep -o 'packets_received=[0-9]*' "$work/daemon.log" | awk -F= '{s+=$2} END {print s+0}')
+  lost=$( (grep -o 'packets_lost=[0-9]*' "$work/daemon.log" || true) | awk -F= '{s+=$2} END {print s+0}')
+  received=$( (grep -o 'packets_received=[0-9]*' "$work/daemon.log" || true) | awk -F= '{s+=$2} END {print s+0}')
   wavs=$(target/release/hotline calls list --json --limit 100000 --config "$work/hotline.toml" \
     --data-dir "$work/data" | python3 -c "
 import json, sys, wave, os
