@@ -32,3 +32,5 @@ psql "$pg_url" -Atc "select datname from pg_database where datname like 'hotline
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked "$@"
+# The HTTP tests once more, with their store on PostgreSQL.
+HOTLINE_TEST_PG="$pg_url" cargo test --locked --test api_auth --test api_tickets "$@"

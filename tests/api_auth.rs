@@ -7,16 +7,18 @@
 //! to an admin URL (`postgres://postgres@127.0.0.1:5432/postgres`) each test
 //! runs on a fresh PostgreSQL database there instead.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use hotline::api::{self, ApiConfig, ApiState};
 use hotline::desk::call_log::CallLog;
 use hotline::desk::users::{Role, Users};
-use hotline::store::{NewCall, Store, StoreConfig};
+use hotline::store::NewCall;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -25,8 +27,6 @@ const PASSWORD: &str = "correct horse";
 const TTL: Duration = Duration::from_secs(3600);
 const MAX_FAILURES: u32 = 3;
 const WINDOW: Duration = Duration::from_secs(300);
-
-static NEXT_DB: AtomicU32 = AtomicU32::new(0);
 
 /// A served API over a fresh store, with a clock the test moves.
 struct Harness {
@@ -37,43 +37,11 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
-async fn open_store(dir: &std::path::Path) -> Store {
-    let Ok(admin_url) = std::env::var("HOTLINE_TEST_PG") else {
-        return Store::open(&StoreConfig::default(), dir)
-            .await
-            .expect("open sqlite");
-    };
-    use sqlx::{Connection, Executor};
-    sqlx::any::install_default_drivers();
-    let mut admin = sqlx::AnyConnection::connect(&admin_url)
-        .await
-        .expect("HOTLINE_TEST_PG reachable");
-    let name = format!(
-        "hotline_api_test_{}_{}",
-        std::process::id(),
-        NEXT_DB.fetch_add(1, Ordering::Relaxed)
-    );
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
-        .await
-        .expect("drop");
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create");
-    let (base, _) = admin_url.rsplit_once('/').expect("URL with a database");
-    let config = StoreConfig {
-        database_url: format!("{base}/{name}"),
-        max_connections: 4,
-    };
-    Store::open(&config, dir).await.expect("open postgres")
-}
-
 impl Harness {
     /// Serves the API with these users (each with [`PASSWORD`]) and one call.
     async fn start(users: &[(&str, Role)]) -> Harness {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = open_store(dir.path()).await;
+        let store = common::open_store(dir.path()).await;
         let desk_users = Users::new(store.clone());
         for (name, role) in users {
             desk_users
@@ -813,7 +781,7 @@ async fn serve_stops_when_shutdown_completes() {
         .expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("addr");
     let dir = tempfile::tempdir().expect("dir");
-    let store = open_store(dir.path()).await;
+    let store = common::open_store(dir.path()).await;
     let state = ApiState::new(
         ApiConfig::default(),
         Users::new(store.clone()),

@@ -8,16 +8,18 @@
 //! to an admin URL (`postgres://postgres@127.0.0.1:5432/postgres`) each test
 //! runs on a fresh PostgreSQL database there instead.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use hotline::api::{self, ApiConfig, ApiState};
 use hotline::desk::call_log::CallLog;
 use hotline::desk::users::{Role, Users};
 use hotline::desk::{DeskConfig, Tickets};
-use hotline::store::{NewCall, Store, StoreConfig};
+use hotline::store::NewCall;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -28,8 +30,6 @@ const CALL_ID: &str = "call-1";
 const RECORDING: &str = "2026/11/23/call-1.wav";
 /// Response deadline of every ticket in the default SLA.
 const RESPOND: Duration = Duration::from_secs(30 * 60);
-
-static NEXT_DB: AtomicU32 = AtomicU32::new(0);
 
 /// A served API with tickets over a fresh store; one user per role, named
 /// after it, and one recorded call.
@@ -42,42 +42,10 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
-async fn open_store(dir: &std::path::Path) -> Store {
-    let Ok(admin_url) = std::env::var("HOTLINE_TEST_PG") else {
-        return Store::open(&StoreConfig::default(), dir)
-            .await
-            .expect("open sqlite");
-    };
-    use sqlx::{Connection, Executor};
-    sqlx::any::install_default_drivers();
-    let mut admin = sqlx::AnyConnection::connect(&admin_url)
-        .await
-        .expect("HOTLINE_TEST_PG reachable");
-    let name = format!(
-        "hotline_tickets_test_{}_{}",
-        std::process::id(),
-        NEXT_DB.fetch_add(1, Ordering::Relaxed)
-    );
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
-        .await
-        .expect("drop");
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create");
-    let (base, _) = admin_url.rsplit_once('/').expect("URL with a database");
-    let config = StoreConfig {
-        database_url: format!("{base}/{name}"),
-        max_connections: 4,
-    };
-    Store::open(&config, dir).await.expect("open postgres")
-}
-
 impl Harness {
     async fn start() -> Harness {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = open_store(dir.path()).await;
+        let store = common::open_store(dir.path()).await;
         let users = Users::new(store.clone());
         for role in Role::ALL {
             users

@@ -233,10 +233,22 @@ impl Store {
 
     /// The newest calls first.
     pub async fn list_calls(&self, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
+        self.list_calls_page(limit, 0).await
+    }
+
+    /// The newest calls first, skipping the first `offset` (one query over
+    /// the `calls_offered_at` index).
+    pub async fn list_calls_page(
+        &self,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<CallRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {CALL_COLUMNS} FROM calls ORDER BY offered_at DESC, id DESC LIMIT $1"
+            "SELECT {CALL_COLUMNS} FROM calls ORDER BY offered_at DESC, id DESC \
+             LIMIT $1 OFFSET $2"
         ))
         .bind(i64::from(limit))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(call_from_row).collect::<Result<_, _>>()?)
@@ -372,6 +384,31 @@ mod tests {
         for store in testing::stores().await {
             let err = store.call_answered("nope", 1, None).await.unwrap_err();
             assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_of_calls_are_newest_first_and_do_not_overlap_on_both_engines() {
+        for store in testing::stores().await {
+            for (id, at) in [("a", 1), ("b", 4), ("c", 2), ("d", 3)] {
+                store.insert_call(&new_call(id, at)).await.expect("insert");
+            }
+            let page = |limit, offset| {
+                let store = store.clone();
+                async move {
+                    store
+                        .list_calls_page(limit, offset)
+                        .await
+                        .expect("page")
+                        .into_iter()
+                        .map(|c| c.id)
+                        .collect::<Vec<_>>()
+                }
+            };
+            assert_eq!(page(2, 0).await, ["b", "d"]);
+            assert_eq!(page(2, 2).await, ["c", "a"]);
+            assert!(page(2, 4).await.is_empty());
+            assert!(page(2, u64::MAX).await.is_empty());
         }
     }
 }

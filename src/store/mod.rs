@@ -8,7 +8,6 @@
 
 mod archive;
 mod calls;
-mod calls_page;
 mod config;
 mod error;
 mod tickets;

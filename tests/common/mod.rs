@@ -392,34 +392,44 @@ pub fn read_wav(path: &Path) -> (u16, u32, u16, usize, Vec<i16>) {
     )
 }
 
-/// A fresh PostgreSQL database for a daemon under test, at
-/// `HOTLINE_TEST_PG` (default the local server); `None` (with a note) when
-/// none is reachable, which fails the test when `CI` is set.
-pub fn postgres_database() -> Option<String> {
+/// The admin URL of the test PostgreSQL server.
+pub fn postgres_admin_url() -> String {
+    std::env::var("HOTLINE_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+static NEXT_DB: AtomicU16 = AtomicU16::new(0);
+
+/// Creates a new, empty database on the server at `admin_url`; its URL.
+pub async fn create_postgres_database(admin_url: &str) -> Result<String, sqlx::Error> {
     use sqlx::{Connection, Executor};
-    let admin = std::env::var("HOTLINE_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(admin_url).await?;
     let name = format!(
-        "hotline_test_e2e_{}_{}",
+        "hotline_test_{}_{}_{}",
         std::process::id(),
-        NEXT_RTP.fetch_add(1, Ordering::Relaxed)
+        NEXT_DB.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
     );
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .expect("URL with a database");
+    Ok(format!("{base}/{name}"))
+}
+
+/// A fresh PostgreSQL database for a daemon under test; `None` (with a
+/// note) when none is reachable, which fails the test when `CI` is set.
+pub fn postgres_database() -> Option<String> {
+    let admin = postgres_admin_url();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let created = runtime.block_on(async {
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&admin).await?;
-        conn.execute(format!("CREATE DATABASE {name}").as_str())
-            .await?;
-        Ok::<_, sqlx::Error>(())
-    });
-    match created {
-        Ok(()) => {
-            let base = admin
-                .rsplit_once('/')
-                .map(|(base, _)| base)
-                .expect("URL with a database");
-            Some(format!("{base}/{name}"))
-        }
+    match runtime.block_on(create_postgres_database(&admin)) {
+        Ok(url) => Some(url),
         Err(err) => {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -429,4 +439,23 @@ pub fn postgres_database() -> Option<String> {
             None
         }
     }
+}
+
+/// A migrated store for in-process tests: SQLite in `dir`, or, with
+/// `HOTLINE_TEST_PG` set, a fresh PostgreSQL database on that server.
+pub async fn open_store(dir: &Path) -> hotline::store::Store {
+    use hotline::store::{Store, StoreConfig};
+    let Ok(admin_url) = std::env::var("HOTLINE_TEST_PG") else {
+        return Store::open(&StoreConfig::default(), dir)
+            .await
+            .expect("open sqlite");
+    };
+    let url = create_postgres_database(&admin_url)
+        .await
+        .expect("HOTLINE_TEST_PG reachable");
+    let config = StoreConfig {
+        database_url: url,
+        max_connections: 4,
+    };
+    Store::open(&config, dir).await.expect("open postgres")
 }
