@@ -8,18 +8,20 @@ use std::time::{Instant, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, info, info_span, warn};
 
-use crate::desk::{self, AreaCode, VoiceMessageReporter, archive};
+use crate::desk::{self, AreaCode};
 use crate::media::{Codec, MediaEvent, MediaHandle, MediaSession, PortLease, SessionParams};
 use crate::recording::CallRecorder;
 use crate::sip::sdp::{self, AudioCodec, Direction, Negotiated, Sdp};
 use crate::sip::{DialogEvent, InviteServer, NonInviteServer, ReInvite, ServerDialog, StatusCode};
-use crate::store::{CallEnd, CallerMatch, NewCall, unix_millis};
+use crate::store::{NewCall, unix_millis};
 
+use super::caller::look_up_caller;
 use super::config::{CommunityConfig, MENU_CHOICE_OTHER};
 use super::failure::CallFailure;
 use super::ivr::{Choice, Ivr, IvrAction, IvrEvent};
+use super::record::CallRecordWriter;
 use super::service::CallServices;
 
 /// Codecs we answer with, in our order of preference for offers we make.
@@ -152,68 +154,6 @@ async fn handle_invite(
         }
     }
 }
-
-/// What the archive says about a caller: what the call record keeps, and
-/// the reporter of a work order the call may become.
-struct Caller {
-    stored: CallerMatch,
-    reporter: VoiceMessageReporter,
-}
-
-/// Looks the caller up in the owner archive (the screen pop's question);
-/// archive trouble makes the caller unknown, never fails the call.
-async fn look_up_caller(
-    services: &CallServices,
-    caller_raw: &str,
-    area_code: Option<&AreaCode>,
-) -> Caller {
-    let unknown = Caller {
-        stored: CallerMatch {
-            kind: CALLER_UNKNOWN.to_string(),
-            ..CallerMatch::default()
-        },
-        reporter: VoiceMessageReporter::default(),
-    };
-    let people = match archive::by_phone(&services.store, caller_raw, area_code).await {
-        Ok(people) => people,
-        Err(err) => {
-            debug!(%err, "caller not looked up");
-            return unknown;
-        }
-    };
-    let Some(first) = people.first() else {
-        return unknown;
-    };
-    let rooms: Vec<String> = first
-        .residences
-        .iter()
-        .map(|residence| residence.address.to_string())
-        .collect();
-    info!(people = people.len(), "caller found in the archive");
-    Caller {
-        stored: CallerMatch {
-            kind: if people.len() == 1 {
-                CALLER_PERSON
-            } else {
-                CALLER_HOUSEHOLD
-            }
-            .to_string(),
-            person_id: Some(first.id.clone()),
-            name: Some(first.name.clone()),
-            rooms: (!rooms.is_empty()).then(|| rooms.join("、")),
-        },
-        reporter: VoiceMessageReporter {
-            name: Some(first.name.clone()),
-            person_id: Some(first.id.clone()),
-            room: first.residences.first().map(|r| r.address.clone()),
-        },
-    }
-}
-
-/// `calls.caller_match` values.
-const CALLER_PERSON: &str = "person";
-const CALLER_HOUSEHOLD: &str = "household";
-const CALLER_UNKNOWN: &str = "unknown";
 
 /// Why a call ended before it was answered.
 struct Refused {
@@ -637,94 +577,4 @@ fn info_digit(info: &NonInviteServer) -> Option<char> {
 
 fn elapsed_ms(since: Instant) -> i64 {
     i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Writes one call's record; store trouble is logged, never ends the call.
-struct CallRecordWriter {
-    services: Arc<CallServices>,
-    id: String,
-    /// The reporter of the work order a voice message becomes.
-    reporter: VoiceMessageReporter,
-}
-
-impl CallRecordWriter {
-    async fn caller_match(&self, caller: &CallerMatch) {
-        if let Err(err) = self
-            .services
-            .store
-            .call_caller_match(&self.id, caller)
-            .await
-        {
-            warn!(%err, "cannot store the caller's archive match");
-        }
-    }
-
-    /// Turns the voice message of this (finished) call into a work order.
-    async fn voicemail_ticket(&self) {
-        let call = match self.services.store.call(&self.id).await {
-            Ok(call) => call,
-            Err(err) => {
-                warn!(%err, "cannot read the call back for its work order");
-                return;
-            }
-        };
-        let reporter = self.reporter.clone();
-        let choice = call.menu_choice.clone();
-        match self
-            .services
-            .tickets
-            .from_voice_message(&call, choice.as_deref(), reporter, chrono::Utc::now())
-            .await
-        {
-            Ok(ticket) => {
-                info!(ticket = %ticket.ticket.number, "voice message became a work order")
-            }
-            Err(err) => warn!(%err, "cannot create the work order of a voice message"),
-        }
-    }
-
-    async fn menu_choice(&self, digit: Option<&str>, code: &str) {
-        if let Err(err) = self
-            .services
-            .store
-            .call_menu_choice(&self.id, digit, code)
-            .await
-        {
-            warn!(%err, "cannot store the menu choice");
-        }
-    }
-
-    async fn voicemail(&self, start_ms: i64, end_ms: i64) {
-        if let Err(err) = self
-            .services
-            .store
-            .call_voicemail(&self.id, start_ms, end_ms)
-            .await
-        {
-            warn!(%err, "cannot store the voice-message offsets");
-        }
-    }
-
-    async fn ended(
-        &mut self,
-        ended_at: SystemTime,
-        reason: &str,
-        code: Option<&str>,
-        status: Option<StatusCode>,
-        duration_ms: Option<i64>,
-        sha256: Option<String>,
-    ) {
-        let end = CallEnd {
-            ended_at: unix_millis(ended_at),
-            end_reason: reason.to_string(),
-            end_code: code.map(str::to_string),
-            sip_status: status.map(|s| i32::from(s.0)),
-            duration_ms,
-            recording_sha256: sha256,
-        };
-        info!(reason, code, "call ended");
-        if let Err(err) = self.services.store.call_ended(&self.id, &end).await {
-            warn!(%err, "cannot finish the call record");
-        }
-    }
 }

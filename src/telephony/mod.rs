@@ -4,10 +4,12 @@
 //! `mod.rs` APIs and keeps each call's state in one task of its own
 //! (`inbound`); `service` hands each INVITE to such a task.
 
+mod caller;
 mod config;
 mod failure;
 mod inbound;
 mod ivr;
+mod record;
 mod recovery;
 mod service;
 

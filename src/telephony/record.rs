@@ -1,0 +1,104 @@
+//! The call record of one inbound call, written as the call goes: the
+//! caller's archive match, the menu choice, the voice message's offsets, the
+//! end; and, for a voice message, the work order it becomes.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tracing::{info, warn};
+
+use crate::desk::VoiceMessageReporter;
+use crate::sip::StatusCode;
+use crate::store::{CallEnd, CallerMatch, unix_millis};
+
+use super::service::CallServices;
+
+/// Writes one call's record; store trouble is logged, never ends the call.
+pub(super) struct CallRecordWriter {
+    pub(super) services: Arc<CallServices>,
+    pub(super) id: String,
+    /// The reporter of the work order a voice message becomes.
+    pub(super) reporter: VoiceMessageReporter,
+}
+
+impl CallRecordWriter {
+    pub(super) async fn caller_match(&self, caller: &CallerMatch) {
+        if let Err(err) = self
+            .services
+            .store
+            .call_caller_match(&self.id, caller)
+            .await
+        {
+            warn!(%err, "cannot store the caller's archive match");
+        }
+    }
+
+    /// Turns the voice message of this (finished) call into a work order.
+    pub(super) async fn voicemail_ticket(&self) {
+        let call = match self.services.store.call(&self.id).await {
+            Ok(call) => call,
+            Err(err) => {
+                warn!(%err, "cannot read the call back for its work order");
+                return;
+            }
+        };
+        let reporter = self.reporter.clone();
+        let choice = call.menu_choice.clone();
+        match self
+            .services
+            .tickets
+            .from_voice_message(&call, choice.as_deref(), reporter, chrono::Utc::now())
+            .await
+        {
+            Ok(ticket) => {
+                info!(ticket = %ticket.ticket.number, "voice message became a work order")
+            }
+            Err(err) => warn!(%err, "cannot create the work order of a voice message"),
+        }
+    }
+
+    pub(super) async fn menu_choice(&self, digit: Option<&str>, code: &str) {
+        if let Err(err) = self
+            .services
+            .store
+            .call_menu_choice(&self.id, digit, code)
+            .await
+        {
+            warn!(%err, "cannot store the menu choice");
+        }
+    }
+
+    pub(super) async fn voicemail(&self, start_ms: i64, end_ms: i64) {
+        if let Err(err) = self
+            .services
+            .store
+            .call_voicemail(&self.id, start_ms, end_ms)
+            .await
+        {
+            warn!(%err, "cannot store the voice-message offsets");
+        }
+    }
+
+    pub(super) async fn ended(
+        &mut self,
+        ended_at: SystemTime,
+        reason: &str,
+        code: Option<&str>,
+        status: Option<StatusCode>,
+        duration_ms: Option<i64>,
+        sha256: Option<String>,
+    ) {
+        let end = CallEnd {
+            ended_at: unix_millis(ended_at),
+            end_reason: reason.to_string(),
+            end_code: code.map(str::to_string),
+            sip_status: status.map(|s| i32::from(s.0)),
+            duration_ms,
+            recording_sha256: sha256,
+        };
+        info!(reason, code, "call ended");
+        if let Err(err) = self.services.store.call_ended(&self.id, &end).await {
+            warn!(%err, "cannot finish the call record");
+        }
+    }
+}
