@@ -109,19 +109,22 @@ async fn handle_invite(
         offered_at: unix_millis(SystemTime::now()),
         node: services.node.clone(),
     };
-    if let Err(err) = services.store.insert_call(&call).await {
+    let caller = look_up_caller(&services, &call.caller_raw, area_code.as_ref()).await;
+    if let Err(err) = services
+        .store
+        .insert_call_matched(&call, Some(&caller.stored))
+        .await
+    {
         warn!(%err, "cannot record the call; refusing it");
         invite.reject(StatusCode::SERVICE_UNAVAILABLE).await;
         return;
     }
     let call_id = call.id.clone();
-    let caller = look_up_caller(&services, &call.caller_raw, area_code.as_ref()).await;
     let mut record = CallRecordWriter {
         services: services.clone(),
         id: call_id.clone(),
         reporter: caller.reporter,
     };
-    record.caller_match(&caller.stored).await;
     match ring_and_answer(&services, &community, &call_id, invite, &shutdown).await {
         Err(Refused {
             status,

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use crate::desk::VoiceMessageReporter;
 use crate::sip::StatusCode;
-use crate::store::{CallEnd, CallerMatch, unix_millis};
+use crate::store::{CallEnd, unix_millis};
 
 use super::service::CallServices;
 
@@ -22,17 +22,6 @@ pub(super) struct CallRecordWriter {
 }
 
 impl CallRecordWriter {
-    pub(super) async fn caller_match(&self, caller: &CallerMatch) {
-        if let Err(err) = self
-            .services
-            .store
-            .call_caller_match(&self.id, caller)
-            .await
-        {
-            warn!(%err, "cannot store the caller's archive match");
-        }
-    }
-
     /// Turns the voice message of this (finished) call into a work order.
     pub(super) async fn voicemail_ticket(&self) {
         let call = match self.services.store.call(&self.id).await {
