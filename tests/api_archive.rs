@@ -379,10 +379,13 @@ async fn the_openapi_document_lists_exactly_the_archive_routes_served() {
             );
         }
     }
-    let table: BTreeSet<_> = routes()
+    let mut table: BTreeSet<_> = routes()
         .into_iter()
         .map(|(method, path, _)| (method.to_string(), path.to_string()))
         .collect();
+    for (method, path) in EDIT_ROUTES {
+        table.insert((method.to_string(), path.to_string()));
+    }
     assert_eq!(documented, table);
     let schemas = document["components"]["schemas"]
         .as_object()
@@ -390,4 +393,124 @@ async fn the_openapi_document_lists_exactly_the_archive_routes_served() {
     for name in ["PeopleView", "PersonView", "ResidenceView", "PhoneView"] {
         assert!(schemas.contains_key(name), "{name}");
     }
+}
+
+/// The administrators' edit routes.
+const EDIT_ROUTES: [(&str, &str); 5] = [
+    ("PATCH", "/api/archive/people/{id}"),
+    ("POST", "/api/archive/people/{id}/phones"),
+    ("DELETE", "/api/archive/people/{id}/phones/{number}"),
+    ("POST", "/api/archive/people/{id}/residences"),
+    ("DELETE", "/api/archive/people/{id}/residences/{room}"),
+];
+
+#[tokio::test]
+async fn only_administrators_edit_a_person_and_bad_input_is_named() {
+    let api = Harness::start().await;
+    let (_, body) = api.get("/api/archive/search?room=3-2-1202").await;
+    let id = body["people"][0]["id"].as_str().expect("id").to_string();
+    let person = format!("/api/archive/people/{id}");
+    let edits = [
+        (Method::PATCH, person.clone(), Some(json!({"name": "王伍"}))),
+        (
+            Method::POST,
+            format!("{person}/phones"),
+            Some(json!({"phone": "65123456", "community": "JF"})),
+        ),
+        (
+            Method::POST,
+            format!("{person}/residences"),
+            Some(json!({"room": "5-301", "role": "owner", "note": "新购"})),
+        ),
+        (
+            Method::DELETE,
+            format!("{person}/phones/%2B8687165123456"),
+            None,
+        ),
+        (Method::DELETE, format!("{person}/residences/5-301"), None),
+    ];
+    for (method, path, body) in &edits {
+        let (status, answer) = api.call(method.clone(), path, None, body.clone()).await;
+        assert_error(status, &answer, StatusCode::UNAUTHORIZED, "unauthorized");
+        for role in [Role::Operator, Role::Supervisor] {
+            let (status, answer) = api
+                .call(method.clone(), path, Some(api.token(role)), body.clone())
+                .await;
+            assert_error(status, &answer, StatusCode::FORBIDDEN, "forbidden");
+        }
+    }
+    let admin = api.token(Role::Admin).to_string();
+    let mut edits = edits.into_iter();
+    for (method, path, body) in edits.by_ref().take(3) {
+        let response = api
+            .client
+            .request(method.clone(), format!("{}{path}", api.base))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{method} {path}");
+    }
+    let (_, found) = api.get("/api/archive/lookup?phone=0871-65123456").await;
+    assert_eq!(names(&found), ["张三", "李梅", "王伍"]);
+    let (_, found) = api.get("/api/archive/search?room=5-301").await;
+    assert_eq!(names(&found), ["王伍"]);
+    assert_eq!(
+        found["people"][0]["residences"][1]["note"], "新购",
+        "{found}"
+    );
+    for (method, path, body) in edits {
+        let response = api
+            .client
+            .request(method.clone(), format!("{}{path}", api.base))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            response.status(),
+            StatusCode::NO_CONTENT,
+            "{method} {path} {body:?}"
+        );
+        let (status, answer) = api.call(method, &path, Some(&admin), None).await;
+        assert_error(status, &answer, StatusCode::NOT_FOUND, "not_found");
+    }
+    let (_, found) = api.get("/api/archive/search?room=5-301").await;
+    assert_eq!(found, json!({"people": []}));
+
+    for (method, path, body, field) in [
+        (Method::PATCH, person.clone(), json!({"name": " "}), "name"),
+        (
+            Method::POST,
+            format!("{person}/phones"),
+            json!({"phone": "hello"}),
+            "phone",
+        ),
+        (
+            Method::POST,
+            format!("{person}/residences"),
+            json!({"room": "你好", "role": "owner"}),
+            "room",
+        ),
+        (
+            Method::POST,
+            format!("{person}/residences"),
+            json!({"room": "5-301", "role": "king"}),
+            "role",
+        ),
+    ] {
+        let (status, answer) = api.call(method, &path, Some(&admin), Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {answer}");
+        assert_eq!(answer["field"], field, "{path}: {answer}");
+    }
+    let (status, answer) = api
+        .call(
+            Method::PATCH,
+            "/api/archive/people/nobody",
+            Some(&admin),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_error(status, &answer, StatusCode::NOT_FOUND, "not_found");
 }

@@ -1,6 +1,7 @@
 //! The owner archive over HTTP: `GET /api/archive/lookup?phone=` (the
 //! screen pop: who has this number) and `GET /api/archive/search?room=&name=`
-//! for operators and above.
+//! for operators and above; edits of one person (name, phones, residences)
+//! for administrators.
 //!
 //! Owns the query parameters, the JSON shape of a person and the mapping of
 //! archive errors to HTTP; reading numbers and rooms is the desk's
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -18,9 +20,9 @@ use utoipa_axum::routes;
 
 use super::ApiState;
 use super::auth::require_role;
-use super::error::{ApiError, ApiQuery, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::desk::AreaCode;
-use crate::desk::archive::{self, ArchiveError, Residence, Resident, ResidentPhone};
+use crate::desk::archive::{self, ArchiveError, EditError, Residence, Resident, ResidentPhone};
 use crate::desk::users::{AuthUser, Role};
 use crate::store::Store;
 
@@ -45,6 +47,11 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(lookup))
         .routes(routes!(search))
+        .routes(routes!(edit_person))
+        .routes(routes!(add_phone))
+        .routes(routes!(remove_phone))
+        .routes(routes!(set_residence))
+        .routes(routes!(remove_residence))
 }
 
 /// A person of the archive with their rooms and phones.
@@ -251,4 +258,219 @@ async fn search(
         }
     };
     Ok(people(found))
+}
+
+/// An edit error as the API answers it.
+fn edit_error(err: EditError, field: &str) -> ApiError {
+    match err {
+        EditError::UnknownPerson { id } => ApiError::NotFound {
+            entity: "person",
+            id,
+        },
+        EditError::EmptyName
+        | EditError::UnknownRole { .. }
+        | EditError::Phone(_)
+        | EditError::Room(_) => ApiError::InvalidField {
+            field: match err {
+                EditError::EmptyName => "name",
+                EditError::UnknownRole { .. } => "role",
+                _ => field,
+            }
+            .to_owned(),
+            message: err.to_string(),
+        },
+        EditError::Store(store) => {
+            tracing::error!(error = %store, "archive edit failed");
+            ApiError::Internal
+        }
+    }
+}
+
+/// A person's new name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PersonPatch {
+    name: String,
+}
+
+/// Renames a person.
+#[utoipa::path(
+    patch, path = "/api/archive/people/{id}", tag = "archive",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The person's id")),
+    request_body = PersonPatch,
+    responses(
+        (status = 204, description = "Renamed"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such person", body = ErrorBody),
+        (status = 422, description = "An empty name (`field`: `name`)", body = ErrorBody),
+    )
+)]
+async fn edit_person(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(patch): ApiJson<PersonPatch>,
+) -> Result<StatusCode, ApiError> {
+    require_role(&user, Role::Admin)?;
+    let access = state.archive()?;
+    archive::rename_person(&access.store, &id, &patch.name)
+        .await
+        .map_err(|err| edit_error(err, "name"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A phone to add.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewPhone {
+    /// Any usual spelling; a local landline needs `community`.
+    phone: String,
+    /// The community whose area code completes a local number.
+    community: Option<String>,
+}
+
+/// Adds a phone to a person (a phone they have already is left as it is).
+#[utoipa::path(
+    post, path = "/api/archive/people/{id}/phones", tag = "archive",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The person's id")),
+    request_body = NewPhone,
+    responses(
+        (status = 204, description = "The person has the phone"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such person", body = ErrorBody),
+        (status = 422, description = "Not a phone number (`field`: `phone`)", body = ErrorBody),
+    )
+)]
+async fn add_phone(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<NewPhone>,
+) -> Result<StatusCode, ApiError> {
+    require_role(&user, Role::Admin)?;
+    let access = state.archive()?;
+    let area = body
+        .community
+        .as_deref()
+        .and_then(|code| access.area_codes.get(code));
+    archive::add_phone(&access.store, &id, &body.phone, area)
+        .await
+        .map_err(|err| edit_error(err, "phone"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a person's phone by its number (E.164 or as written).
+#[utoipa::path(
+    delete, path = "/api/archive/people/{id}/phones/{number}", tag = "archive",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The person's id"),
+        ("number" = String, Path, description = "The number, e.g. `+8613812345678`"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such person, or not their phone", body = ErrorBody),
+        (status = 422, description = "Not a phone number (`field`: `phone`)", body = ErrorBody),
+    )
+)]
+async fn remove_phone(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    ApiPath((id, number)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    require_role(&user, Role::Admin)?;
+    let access = state.archive()?;
+    let removed = archive::remove_phone(&access.store, &id, &number, None)
+        .await
+        .map_err(|err| edit_error(err, "phone"))?;
+    if !removed {
+        return Err(ApiError::NotFound {
+            entity: "phone",
+            id: number,
+        });
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A room for a person, in their community.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewResidence {
+    /// Any usual spelling: `3栋2单元1201`, `3-2-1201`.
+    room: String,
+    /// `owner`, `tenant` or `household`.
+    role: String,
+    /// 备注; empty when left out.
+    #[serde(default)]
+    note: String,
+}
+
+/// Puts a person in a room of their community, or changes the role and
+/// note of a room they live in.
+#[utoipa::path(
+    post, path = "/api/archive/people/{id}/residences", tag = "archive",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The person's id")),
+    request_body = NewResidence,
+    responses(
+        (status = 204, description = "The person lives there"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such person", body = ErrorBody),
+        (status = 422, description = "A bad room or role, named", body = ErrorBody),
+    )
+)]
+async fn set_residence(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<NewResidence>,
+) -> Result<StatusCode, ApiError> {
+    require_role(&user, Role::Admin)?;
+    let access = state.archive()?;
+    archive::set_residence(&access.store, &id, &body.room, &body.role, &body.note)
+        .await
+        .map_err(|err| edit_error(err, "room"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Takes a person out of a room.
+#[utoipa::path(
+    delete, path = "/api/archive/people/{id}/residences/{room}", tag = "archive",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The person's id"),
+        ("room" = String, Path, description = "The room, e.g. `3栋2单元1201`"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such person, or not their room", body = ErrorBody),
+        (status = 422, description = "Not a room (`field`: `room`)", body = ErrorBody),
+    )
+)]
+async fn remove_residence(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    ApiPath((id, room)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    require_role(&user, Role::Admin)?;
+    let access = state.archive()?;
+    let removed = archive::remove_residence(&access.store, &id, &room)
+        .await
+        .map_err(|err| edit_error(err, "room"))?;
+    if !removed {
+        return Err(ApiError::NotFound {
+            entity: "residence",
+            id: room,
+        });
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
