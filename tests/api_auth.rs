@@ -712,8 +712,14 @@ async fn operators_read_the_call_log() {
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }
 
-/// Paths whose routes `tests/api_tickets.rs` checks against the document.
-const TICKET_ROUTE_PREFIXES: [&str; 3] = ["/api/tickets", "/api/departments", "/api/categories"];
+/// Paths whose routes `tests/api_tickets.rs` and `tests/api_archive.rs`
+/// check against the document.
+const TICKET_ROUTE_PREFIXES: [&str; 4] = [
+    "/api/tickets",
+    "/api/departments",
+    "/api/categories",
+    "/api/archive",
+];
 
 #[tokio::test]
 async fn the_openapi_document_lists_exactly_the_routes_served() {

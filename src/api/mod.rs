@@ -1,6 +1,6 @@
 //! The HTTP API (axum): one [`router`] composed from one module per
-//! resource (`auth`, `users`, `calls`, `tickets`, `departments`, `health`,
-//! `openapi`), one error type
+//! resource (`auth`, `users`, `calls`, `tickets`, `departments`,
+//! `archive`, `health`, `openapi`), one error type
 //! ([`ApiError`], always a JSON body), one auth extractor ([`AuthUser`] from
 //! `Authorization: Bearer`) with a role check, and one OpenAPI document
 //! collected from the same routes, served at `/api/openapi.json`.
@@ -12,6 +12,7 @@
 //! OpenApiRouter<ApiState>` whose handlers carry `#[utoipa::path]`, merged in
 //! [`api_routes`]; its paths then appear in the document by construction.
 
+mod archive;
 mod auth;
 mod calls;
 mod departments;
@@ -22,6 +23,7 @@ mod openapi;
 mod tickets;
 mod users;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -32,9 +34,10 @@ use serde::Deserialize;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::desk::Tickets;
 use crate::desk::call_log::CallLog;
 use crate::desk::users::Users;
+use crate::desk::{AreaCode, Tickets};
+use crate::store::Store;
 
 pub use crate::desk::users::AuthUser;
 pub use auth::require_role;
@@ -120,6 +123,9 @@ struct Inner {
     /// The work orders, and through them the desk's configuration; `None`
     /// in a state built without them (the ticket routes then fail).
     tickets: Option<Tickets>,
+    /// The owner archive; `None` in a state built without it (the archive
+    /// routes then fail).
+    archive: Option<archive::ArchiveAccess>,
 }
 
 impl ApiState {
@@ -140,6 +146,7 @@ impl ApiState {
                 limiter: Mutex::new(limiter),
                 clock,
                 tickets: None,
+                archive: None,
             }),
         }
     }
@@ -151,7 +158,32 @@ impl ApiState {
     ///
     /// [`DeskConfig`]: crate::desk::DeskConfig
     pub fn with_tickets(self, tickets: Tickets) -> ApiState {
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+        ApiState {
+            inner: Arc::new(Inner {
+                tickets: Some(tickets),
+                ..self.into_inner()
+            }),
+        }
+    }
+
+    /// The same state with the owner archive behind `/api/archive`: the
+    /// store it lives in and each community's area code by community code
+    /// (from `[[hotline.communities]]`), which completes local numbers in
+    /// a lookup with `community=`. Meant for start-up, like
+    /// [`ApiState::with_tickets`].
+    pub fn with_archive(self, store: Store, area_codes: HashMap<String, AreaCode>) -> ApiState {
+        ApiState {
+            inner: Arc::new(Inner {
+                archive: Some(archive::ArchiveAccess::new(store, area_codes)),
+                ..self.into_inner()
+            }),
+        }
+    }
+
+    /// The inner state to build on; a copy with a fresh login limiter when
+    /// it is already shared.
+    fn into_inner(self) -> Inner {
+        Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
             config: shared.config.clone(),
             users: shared.users.clone(),
             calls: shared.calls.clone(),
@@ -160,14 +192,9 @@ impl ApiState {
                 shared.config.login_window,
             )),
             clock: shared.clock.clone(),
-            tickets: None,
-        });
-        ApiState {
-            inner: Arc::new(Inner {
-                tickets: Some(tickets),
-                ..inner
-            }),
-        }
+            tickets: shared.tickets.clone(),
+            archive: shared.archive.clone(),
+        })
     }
 
     pub(crate) fn config(&self) -> &ApiConfig {
@@ -189,6 +216,15 @@ impl ApiState {
             tracing::error!(
                 "the API was built without the ticket service (ApiState::with_tickets)"
             );
+            ApiError::Internal
+        })
+    }
+
+    /// The owner archive; an internal error when the state was built
+    /// without it (a wiring mistake, not the client's).
+    pub(crate) fn archive(&self) -> Result<&archive::ArchiveAccess, ApiError> {
+        self.inner.archive.as_ref().ok_or_else(|| {
+            tracing::error!("the API was built without the archive (ApiState::with_archive)");
             ApiError::Internal
         })
     }
@@ -217,6 +253,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .merge(calls::routes())
         .merge(tickets::routes())
         .merge(departments::routes())
+        .merge(archive::routes())
         .merge(openapi::routes())
 }
 

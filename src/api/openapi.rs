@@ -38,6 +38,7 @@ const BEARER_SCHEME: &str = "bearer";
         (name = "calls", description = "The call log (operators and above)"),
         (name = "tickets", description = "Work orders (工单): operators and above; priority, grade and fee changes need a supervisor"),
         (name = "departments", description = "The configured departments and categories (any role)"),
+        (name = "archive", description = "The owner archive (业主档案): lookup and search for operators and above"),
         (name = "health", description = "Liveness"),
         (name = "meta", description = "This document"),
     )

@@ -7,6 +7,7 @@
 //! types defined here; the layers above give them meaning.
 
 mod archive;
+mod archive_edit;
 mod calls;
 mod config;
 mod error;

@@ -34,6 +34,7 @@
 //! [`Store::upsert_community`]: crate::store::Store::upsert_community
 
 mod columns;
+mod edit;
 mod export;
 mod import;
 mod lookup;
@@ -51,6 +52,9 @@ use crate::desk::{PhoneError, RoomError};
 use crate::store::StoreError;
 
 pub use columns::Column;
+pub use edit::{
+    EditError, add_phone, remove_phone, remove_residence, rename_person, set_residence,
+};
 pub use export::export_file;
 pub use import::{ImportOptions, ImportReport, ImportSummary, import_file};
 pub use lookup::{Residence, Resident, ResidentPhone, by_name, by_phone, by_room};
