@@ -33,4 +33,4 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked "$@"
 # The HTTP tests once more, with their store on PostgreSQL.
-HOTLINE_TEST_PG="$pg_url" cargo test --locked --test api_auth --test api_tickets "$@"
+HOTLINE_TEST_PG="$pg_url" cargo test --locked --test api_auth --test api_tickets --test api_archive "$@"

@@ -522,6 +522,18 @@ fn a_known_callers_voice_message_becomes_a_work_order_with_the_call_linked() {
             .json()
             .await
             .expect("json");
+        let lookup: Value = http
+            .get(format!(
+                "{base}/api/archive/lookup?phone=%2B86%20138%200013%208000"
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("lookup")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(lookup["people"][0]["name"], "王芳", "{lookup}");
         (page, detail)
     });
     assert_eq!(page["total"], 1, "{page}\n{}", daemon.log());

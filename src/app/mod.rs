@@ -89,7 +89,8 @@ pub async fn run(
         Users::new(store.clone()),
         CallLog::new(store.clone()),
     )
-    .with_tickets(tickets);
+    .with_tickets(tickets)
+    .with_archive(store.clone(), area_codes(&config.hotline));
     let http_shutdown = CancellationToken::new();
     let http = tokio::spawn(api::serve(
         http_listener,
@@ -110,6 +111,20 @@ pub async fn run(
     drop(services);
     store.close().await;
     Ok(())
+}
+
+/// Each community's area code, for reading local landline numbers.
+fn area_codes(
+    hotline: &crate::telephony::HotlineConfig,
+) -> std::collections::HashMap<String, crate::desk::AreaCode> {
+    hotline
+        .communities
+        .iter()
+        .filter_map(|community| {
+            let code = crate::desk::AreaCode::parse(community.area_code.as_deref()?).ok()?;
+            Some((community.code.clone(), code))
+        })
+        .collect()
 }
 
 /// The communities of the config exist in the store with their numbers

@@ -94,6 +94,14 @@ impl HotlineConfig {
                     ),
                 ));
             }
+            if let Some(area_code) = &community.area_code
+                && crate::desk::AreaCode::parse(area_code).is_err()
+            {
+                problems.push((
+                    format!("{path}.area_code"),
+                    format!("`{area_code}` is not an area code (e.g. 0871)"),
+                ));
+            }
             if community.numbers.is_empty() {
                 problems.push((format!("{path}.numbers"), "must not be empty".to_string()));
             }
