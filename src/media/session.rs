@@ -2,10 +2,13 @@
 //! receives and decodes the remote audio, plays prompts at the 20 ms pace,
 //! reports digits, and hands one stereo frame per 20 ms to a [`StereoSink`].
 //!
-//! The only file of this layer that touches sockets. The packet path makes no
-//! allocation, takes no lock and makes no syscall beyond one receive per
-//! packet and one send per tick (DESIGN.md). Knows nothing of SIP: whoever
-//! negotiated the call passes the remote address, codec and payload types.
+//! The only file of this layer that touches sockets. The task wakes only on
+//! its 20 ms tick (and on commands), never per packet: each tick first drains
+//! the socket without waiting, then sends and records. The packet path makes
+//! no allocation, takes no lock and makes no syscall beyond one receive per
+//! packet, one empty receive and one send per tick (DESIGN.md). Knows nothing
+//! of SIP: whoever negotiated the call passes the remote address, codec and
+//! payload types.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,6 +34,11 @@ const SEND_BUFFER_LEN: usize = RTP_HEADER_LEN + SAMPLES_PER_FRAME;
 const SAMPLES_PER_TICK: u32 = SAMPLES_PER_FRAME as u32;
 /// Events waiting for the call task before new ones are dropped.
 const EVENT_CHANNEL_CAPACITY: usize = 32;
+/// Datagrams read per tick at most, so a flood cannot hold up the tick; the
+/// rest waits in the socket buffer for the next one. Far above the one
+/// packet per 20 ms of a well-behaved sender, and twice what the sample
+/// ring keeps.
+const MAX_PACKETS_PER_TICK: usize = 16;
 
 /// What the session needs to know about the other side, as negotiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,20 +246,19 @@ impl<S: StereoSink + 'static> MediaSession<S> {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
         let mut buffer = [0u8; RECEIVE_BUFFER_LEN];
         loop {
-            // Biased: commands first (a stop is prompt), then the clock
-            // (a tick is ready at most once per 20 ms, so it cannot starve
-            // reception), then the socket.
+            // Biased: commands first (a stop is prompt), then the clock. No
+            // branch waits on the socket: the tick drains it, so the task
+            // wakes about 50 times a second however the remote side sends.
             tokio::select! {
                 biased;
                 command = commands.recv() => match command {
                     Some(Command::Stop) | None => break,
                     Some(command) => self.apply(command),
                 },
-                _ = ticker.tick() => self.tick(),
-                received = self.socket.recv_from(&mut buffer) => match received {
-                    Ok((len, from)) => self.receive(&buffer[..len], from),
-                    Err(error) => tracing::debug!(%error, "RTP receive failed"),
-                },
+                _ = ticker.tick() => {
+                    self.drain_socket(&mut buffer);
+                    self.tick();
+                }
             }
         }
         self.stats.packets_lost_estimate = self.tracker.lost_estimate();
@@ -289,6 +296,20 @@ impl<S: StereoSink + 'static> MediaSession<S> {
                 self.on_hold = on_hold;
             }
             Command::Stop => {}
+        }
+    }
+
+    /// Handles what has arrived since the last tick, without waiting: at
+    /// most [`MAX_PACKETS_PER_TICK`] datagrams, stopping at the first
+    /// `WouldBlock`. The reactor keeps the socket's readiness up to date
+    /// from its events even though no task waits on it.
+    fn drain_socket(&mut self, buffer: &mut [u8; RECEIVE_BUFFER_LEN]) {
+        for _ in 0..MAX_PACKETS_PER_TICK {
+            match self.socket.try_recv_from(buffer) {
+                Ok((len, from)) => self.receive(&buffer[..len], from),
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(error) => tracing::debug!(%error, "RTP receive failed"),
+            }
         }
     }
 
