@@ -4,7 +4,8 @@
 //!
 //! The only file of this layer that touches sockets. The task wakes only on
 //! its 20 ms tick (and on commands), never per packet: each tick first drains
-//! the socket without waiting, then sends and records. The packet path makes
+//! the socket without waiting, then sends and records. The socket is taken
+//! out of tokio's reactor, so no thread wakes for a packet either. The packet path makes
 //! no allocation, takes no lock and makes no syscall beyond one receive per
 //! packet, one empty receive and one send per tick (DESIGN.md). Knows nothing
 //! of SIP: whoever negotiated the call passes the remote address, codec and
@@ -168,7 +169,10 @@ impl<S> MediaHandle<S> {
 /// The state of one call's media, owned by its task; `S` receives the
 /// stereo frames (the recording).
 pub struct MediaSession<S> {
-    socket: UdpSocket,
+    /// The call's RTP socket, non-blocking and outside the reactor; `None`
+    /// only if it could not be taken out of the reactor (then nothing is
+    /// sent or received, and the silence is reported as inactivity).
+    socket: Option<std::net::UdpSocket>,
     /// The address RTP goes to: the SDP one, then the latched source.
     remote: SocketAddr,
     /// The source of the first valid packet (RFC 4961 symmetric RTP).
@@ -209,6 +213,16 @@ impl<S: StereoSink + 'static> MediaSession<S> {
             remote = %params.remote,
             codec = params.codec.encoding_name(),
         );
+        // Out of the reactor: nothing waits on this socket (the tick polls
+        // it), so its readiness events would only wake a thread per packet.
+        // tokio sockets are non-blocking, and `into_std` keeps that.
+        let socket = match socket.into_std() {
+            Ok(socket) => Some(socket),
+            Err(error) => {
+                tracing::error!(%error, "RTP socket could not leave the reactor");
+                None
+            }
+        };
         let session = MediaSession {
             socket,
             remote: params.remote,
@@ -301,11 +315,11 @@ impl<S: StereoSink + 'static> MediaSession<S> {
 
     /// Handles what has arrived since the last tick, without waiting: at
     /// most [`MAX_PACKETS_PER_TICK`] datagrams, stopping at the first
-    /// `WouldBlock`. The reactor keeps the socket's readiness up to date
-    /// from its events even though no task waits on it.
+    /// `WouldBlock` (the socket is non-blocking).
     fn drain_socket(&mut self, buffer: &mut [u8; RECEIVE_BUFFER_LEN]) {
         for _ in 0..MAX_PACKETS_PER_TICK {
-            match self.socket.try_recv_from(buffer) {
+            let Some(socket) = &self.socket else { return };
+            match socket.recv_from(buffer) {
                 Ok((len, from)) => self.receive(&buffer[..len], from),
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(error) => tracing::debug!(%error, "RTP receive failed"),
@@ -361,7 +375,8 @@ impl<S: StereoSink + 'static> MediaSession<S> {
             SAMPLES_PER_TICK,
         );
         let target = self.latched.unwrap_or(self.remote);
-        match self.socket.try_send_to(&packet[..len], target) {
+        let Some(socket) = &self.socket else { return };
+        match socket.send_to(&packet[..len], target) {
             Ok(_) => {
                 self.stats.packets_sent += 1;
                 self.stats.bytes_sent += payload.len() as u64;
