@@ -2,10 +2,14 @@
 //! receives and decodes the remote audio, plays prompts at the 20 ms pace,
 //! reports digits, and hands one stereo frame per 20 ms to a [`StereoSink`].
 //!
-//! The only file of this layer that touches sockets. The packet path makes no
-//! allocation, takes no lock and makes no syscall beyond one receive per
-//! packet and one send per tick (DESIGN.md). Knows nothing of SIP: whoever
-//! negotiated the call passes the remote address, codec and payload types.
+//! The only file of this layer that touches sockets. The task wakes only on
+//! its 20 ms tick (and on commands), never per packet: each tick first drains
+//! the socket without waiting, then sends and records. The socket is taken
+//! out of tokio's reactor, so no thread wakes for a packet either. The packet path makes
+//! no allocation, takes no lock and makes no syscall beyond one receive per
+//! packet, one empty receive and one send per tick (DESIGN.md). Knows nothing
+//! of SIP: whoever negotiated the call passes the remote address, codec and
+//! payload types.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,6 +35,11 @@ const SEND_BUFFER_LEN: usize = RTP_HEADER_LEN + SAMPLES_PER_FRAME;
 const SAMPLES_PER_TICK: u32 = SAMPLES_PER_FRAME as u32;
 /// Events waiting for the call task before new ones are dropped.
 const EVENT_CHANNEL_CAPACITY: usize = 32;
+/// Datagrams read per tick at most, so a flood cannot hold up the tick; the
+/// rest waits in the socket buffer for the next one. Far above the one
+/// packet per 20 ms of a well-behaved sender, and twice what the sample
+/// ring keeps.
+const MAX_PACKETS_PER_TICK: usize = 16;
 
 /// What the session needs to know about the other side, as negotiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +169,10 @@ impl<S> MediaHandle<S> {
 /// The state of one call's media, owned by its task; `S` receives the
 /// stereo frames (the recording).
 pub struct MediaSession<S> {
-    socket: UdpSocket,
+    /// The call's RTP socket, non-blocking and outside the reactor; `None`
+    /// only if it could not be taken out of the reactor (then nothing is
+    /// sent or received, and the silence is reported as inactivity).
+    socket: Option<std::net::UdpSocket>,
     /// The address RTP goes to: the SDP one, then the latched source.
     remote: SocketAddr,
     /// The source of the first valid packet (RFC 4961 symmetric RTP).
@@ -201,6 +213,16 @@ impl<S: StereoSink + 'static> MediaSession<S> {
             remote = %params.remote,
             codec = params.codec.encoding_name(),
         );
+        // Out of the reactor: nothing waits on this socket (the tick polls
+        // it), so its readiness events would only wake a thread per packet.
+        // tokio sockets are non-blocking, and `into_std` keeps that.
+        let socket = match socket.into_std() {
+            Ok(socket) => Some(socket),
+            Err(error) => {
+                tracing::error!(%error, "RTP socket could not leave the reactor");
+                None
+            }
+        };
         let session = MediaSession {
             socket,
             remote: params.remote,
@@ -238,20 +260,19 @@ impl<S: StereoSink + 'static> MediaSession<S> {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
         let mut buffer = [0u8; RECEIVE_BUFFER_LEN];
         loop {
-            // Biased: commands first (a stop is prompt), then the clock
-            // (a tick is ready at most once per 20 ms, so it cannot starve
-            // reception), then the socket.
+            // Biased: commands first (a stop is prompt), then the clock. No
+            // branch waits on the socket: the tick drains it, so the task
+            // wakes about 50 times a second however the remote side sends.
             tokio::select! {
                 biased;
                 command = commands.recv() => match command {
                     Some(Command::Stop) | None => break,
                     Some(command) => self.apply(command),
                 },
-                _ = ticker.tick() => self.tick(),
-                received = self.socket.recv_from(&mut buffer) => match received {
-                    Ok((len, from)) => self.receive(&buffer[..len], from),
-                    Err(error) => tracing::debug!(%error, "RTP receive failed"),
-                },
+                _ = ticker.tick() => {
+                    self.drain_socket(&mut buffer);
+                    self.tick();
+                }
             }
         }
         self.stats.packets_lost_estimate = self.tracker.lost_estimate();
@@ -289,6 +310,20 @@ impl<S: StereoSink + 'static> MediaSession<S> {
                 self.on_hold = on_hold;
             }
             Command::Stop => {}
+        }
+    }
+
+    /// Handles what has arrived since the last tick, without waiting: at
+    /// most [`MAX_PACKETS_PER_TICK`] datagrams, stopping at the first
+    /// `WouldBlock` (the socket is non-blocking).
+    fn drain_socket(&mut self, buffer: &mut [u8; RECEIVE_BUFFER_LEN]) {
+        for _ in 0..MAX_PACKETS_PER_TICK {
+            let Some(socket) = &self.socket else { return };
+            match socket.recv_from(buffer) {
+                Ok((len, from)) => self.receive(&buffer[..len], from),
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(error) => tracing::debug!(%error, "RTP receive failed"),
+            }
         }
     }
 
@@ -340,7 +375,8 @@ impl<S: StereoSink + 'static> MediaSession<S> {
             SAMPLES_PER_TICK,
         );
         let target = self.latched.unwrap_or(self.remote);
-        match self.socket.try_send_to(&packet[..len], target) {
+        let Some(socket) = &self.socket else { return };
+        match socket.send_to(&packet[..len], target) {
             Ok(_) => {
                 self.stats.packets_sent += 1;
                 self.stats.bytes_sent += payload.len() as u64;

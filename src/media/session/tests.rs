@@ -423,3 +423,32 @@ async fn a_reinvite_changes_codec_and_address() {
     assert!(frames.iter().any(|(l, _)| *l == expected));
     assert_eq!(drain(&f.peer), 0, "the old address gets nothing");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_is_read_at_most_16_packets_per_tick_and_the_rest_on_the_next() {
+    let mut f = start(NO_TIMEOUT, None, Some(DTMF_PT)).await;
+    let burst = MAX_PACKETS_PER_TICK + 4;
+    for i in 0..burst {
+        // Each packet starts a new key press (its own timestamp), so each
+        // one read gives one digit.
+        let event = (i % 10) as u8;
+        let timestamp = 8000 + 1600 * i as u32;
+        let p = rtp(DTMF_PT, true, i as u16 + 1, timestamp, &[event, 10, 0, 160]);
+        f.peer.send_to(&p, f.session).await.expect("send");
+    }
+    let digits = |events: &mut mpsc::Receiver<MediaEvent>| {
+        let mut count = 0;
+        while let Ok(MediaEvent::Digit(_)) = events.try_recv() {
+            count += 1;
+        }
+        count
+    };
+    assert_eq!(digits(&mut f.events), 0, "nothing is read before the tick");
+    sleep(FRAME_DURATION + FRAME_DURATION / 2).await;
+    assert_eq!(digits(&mut f.events), MAX_PACKETS_PER_TICK);
+    sleep(FRAME_DURATION).await;
+    assert_eq!(digits(&mut f.events), burst - MAX_PACKETS_PER_TICK);
+    let (_, stats) = f.handle.stop().await;
+    assert_eq!(stats.packets_received, burst as u64);
+    assert_eq!(stats.packets_dropped, 0);
+}
