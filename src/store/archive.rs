@@ -10,19 +10,25 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Executor, Row, Transaction};
 
-use super::{Store, StoreError};
+use super::{Engine, Store, StoreError};
 
-/// Rows per INSERT into the staging table. Measured on SQLite through
-/// sqlx (100,000 rows staged, release build): 500 rows a statement 44 s,
-/// 100 rows 12 s, 20 rows 5 s, 1 row 3.8 s — binding cost grows faster than
-/// the parameters of a statement, so one row a statement, prepared once
-/// and reused (sqlx caches it), is fastest. Kept a constant so a faster
-/// binder can take more (at most 1,424 rows: 32,766 SQLite parameters).
-const STAGE_CHUNK: usize = 1;
-/// Columns bound per staged row.
+/// Rows per INSERT into the staging table. The rows are SQL literals, not
+/// bound parameters: through sqlx's `Any` driver binding cost grows faster
+/// than the parameters of a statement (500 bound rows a statement took 44 s
+/// for 100,000 rows, one bound row a statement 3.8 s).
+const STAGE_CHUNK: usize = 500;
+/// Columns of a staged row.
 const STAGE_COLUMNS: usize = 23;
+/// Fresh ids per staged row: room, person, mobile, phone.
+const STAGED_IDS: usize = 4;
+/// SQLite page cache of the import's connection, in KiB, while it runs
+/// (the default is 2,000 KiB): the staging rows, their index and the
+/// archive's indexes are touched in no useful order, and a cache this size
+/// keeps the hot pages of a 1,000,000-row import. Bounded, whatever the
+/// file's size.
+const IMPORT_CACHE_KIB: i64 = 65_536;
 /// Most people a lookup returns (a common name must not flood the screen).
 pub const LOOKUP_LIMIT: i64 = 50;
 /// Length of the hash part of a code made for a community that comes only
@@ -162,6 +168,9 @@ pub struct ExportCursor {
 /// An import in progress: one transaction, committed or rolled back whole.
 pub struct ArchiveImport {
     tx: Transaction<'static, Any>,
+    /// SQLite: the connection's page cache before the import, restored
+    /// when it ends.
+    cache_size: Option<i64>,
     import_id: String,
     now: i64,
     buffer: Vec<StagedRow>,
@@ -256,8 +265,28 @@ impl Store {
 
     /// Starts an import: everything it does is one transaction.
     pub async fn archive_import(&self, now: i64) -> Result<ArchiveImport, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut cache_size = None;
+        if self.engine() == Engine::Sqlite {
+            let before: i64 = sqlx::query("PRAGMA cache_size")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            (&mut *tx)
+                .execute(format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}").as_str())
+                .await?;
+            cache_size = Some(before);
+        }
+        if self.engine() == Engine::Postgres {
+            // The staged rows are standard string literals (see `push_text`):
+            // a backslash in them must stay a backslash.
+            (&mut *tx)
+                .execute("SET LOCAL standard_conforming_strings = on")
+                .await?;
+        }
         Ok(ArchiveImport {
-            tx: self.pool().begin().await?,
+            tx,
+            cache_size,
             import_id: new_id(),
             now,
             buffer: Vec::with_capacity(STAGE_CHUNK),
@@ -485,6 +514,96 @@ fn split_phone(phone: Option<StagedPhone>) -> PhoneColumns {
     }
 }
 
+/// The staging INSERT up to its VALUES; rows follow, in column order.
+const STAGE_INSERT: &str = "INSERT INTO archive_import_rows (import_id, row_no, community_id, \
+     building, entrance, room, name, identity, role, note, mobile_number, mobile_ext, \
+     mobile_kind, mobile_raw, phone_number, phone_ext, phone_kind, phone_raw, room_id, \
+     person_id, mobile_id, phone_id, record) VALUES ";
+/// A staged row's usual size as SQL text, to size the statement buffer.
+const STAGE_ROW_BYTES: usize = 512;
+
+/// Whether any text of the row holds a NUL, which no SQL literal can carry.
+fn row_has_nul(row: &StagedRow) -> bool {
+    let phone_has_nul = |p: &Option<StagedPhone>| {
+        p.as_ref().is_some_and(|p| {
+            [&p.number, &p.extension, &p.kind, &p.raw]
+                .iter()
+                .any(|t| t.contains('\0'))
+        })
+    };
+    [
+        &row.community_id,
+        &row.building,
+        &row.room,
+        &row.name,
+        &row.identity,
+        &row.role,
+        &row.note,
+    ]
+    .iter()
+    .any(|t| t.contains('\0'))
+        || row.record.iter().any(|t| t.contains('\0'))
+        || phone_has_nul(&row.mobile)
+        || phone_has_nul(&row.phone)
+}
+
+/// Appends `text` as a standard SQL string literal: quotes around, a quote
+/// inside doubled, nothing else special (SQL:2016 Part 2, 5.3 <character
+/// string literal>; SQLite and PostgreSQL with `standard_conforming_strings`,
+/// which the import turns on for its transaction). The text has no NUL.
+fn push_text(sql: &mut String, text: &str) {
+    sql.push('\'');
+    for (i, part) in text.split('\'').enumerate() {
+        if i > 0 {
+            sql.push_str("''");
+        }
+        sql.push_str(part);
+    }
+    sql.push('\'');
+}
+
+/// Appends a text literal or `NULL`.
+fn push_optional_text(sql: &mut String, text: Option<&str>) {
+    match text {
+        Some(text) => push_text(sql, text),
+        None => sql.push_str("NULL"),
+    }
+}
+
+/// Appends one staged row as a parenthesised list of literals, in the
+/// column order of [`STAGE_INSERT`]. The row has no NUL.
+fn push_row_literal(sql: &mut String, import_id: &str, row: StagedRow) {
+    use std::fmt::Write as _;
+    sql.push('(');
+    push_text(sql, import_id);
+    write!(sql, ",{},", row.row_no).expect("writing to a String cannot fail");
+    push_text(sql, &row.community_id);
+    sql.push(',');
+    push_text(sql, &row.building);
+    write!(sql, ",{},", row.entrance).expect("writing to a String cannot fail");
+    for text in [&row.room, &row.name, &row.identity, &row.role, &row.note] {
+        push_text(sql, text);
+        sql.push(',');
+    }
+    for phone in [&row.mobile, &row.phone] {
+        let p = phone.as_ref();
+        push_optional_text(sql, p.map(|p| p.number.as_str()));
+        sql.push(',');
+        push_optional_text(sql, p.map(|p| p.extension.as_str()));
+        sql.push(',');
+        push_optional_text(sql, p.map(|p| p.kind.as_str()));
+        sql.push(',');
+        push_optional_text(sql, p.map(|p| p.raw.as_str()));
+        sql.push(',');
+    }
+    for _ in 0..STAGED_IDS {
+        push_text(sql, &new_id());
+        sql.push(',');
+    }
+    push_text(sql, &row.record.join(&RECORD_SEPARATOR.to_string()));
+    sql.push(')');
+}
+
 /// Separates the fields of a staged record (ASCII unit separator).
 const RECORD_SEPARATOR: char = '\u{1f}';
 
@@ -613,57 +732,64 @@ impl ArchiveImport {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let mut sql = String::from(
-            "INSERT INTO archive_import_rows (import_id, row_no, community_id, building, \
-             entrance, room, name, identity, role, note, mobile_number, mobile_ext, mobile_kind, \
-             mobile_raw, phone_number, phone_ext, phone_kind, phone_raw, room_id, person_id, \
-             mobile_id, phone_id, record) VALUES ",
-        );
-        for i in 0..self.buffer.len() {
-            if i > 0 {
+        let mut sql = String::with_capacity(self.buffer.len() * STAGE_ROW_BYTES);
+        sql.push_str(STAGE_INSERT);
+        let mut literal_rows = 0;
+        for row in std::mem::take(&mut self.buffer) {
+            if row_has_nul(&row) {
+                // A NUL cannot be written in a SQL literal (SQLite ends the
+                // statement there): the row goes in bound, on its own.
+                self.stage_bound(row).await?;
+                continue;
+            }
+            if literal_rows > 0 {
                 sql.push(',');
             }
-            sql.push('(');
-            for c in 0..STAGE_COLUMNS {
-                if c > 0 {
-                    sql.push(',');
-                }
-                sql.push('$');
-                sql.push_str(&(i * STAGE_COLUMNS + c + 1).to_string());
-            }
-            sql.push(')');
+            push_row_literal(&mut sql, &self.import_id, row);
+            literal_rows += 1;
         }
-        let mut rows = std::mem::take(&mut self.buffer);
-        let mut query = sqlx::query(&sql);
-        for row in rows.drain(..) {
-            let (mobile, phone) = (split_phone(row.mobile), split_phone(row.phone));
-            query = query
-                .bind(self.import_id.clone())
-                .bind(row.row_no)
-                .bind(row.community_id)
-                .bind(row.building)
-                .bind(row.entrance)
-                .bind(row.room)
-                .bind(row.name)
-                .bind(row.identity)
-                .bind(row.role)
-                .bind(row.note)
-                .bind(mobile.0)
-                .bind(mobile.1)
-                .bind(mobile.2)
-                .bind(mobile.3)
-                .bind(phone.0)
-                .bind(phone.1)
-                .bind(phone.2)
-                .bind(phone.3)
-                .bind(new_id())
-                .bind(new_id())
-                .bind(new_id())
-                .bind(new_id())
-                .bind(row.record.join(&RECORD_SEPARATOR.to_string()));
+        if literal_rows > 0 {
+            // No arguments: neither engine prepares or caches the statement
+            // (PostgreSQL runs it with the simple query protocol).
+            (&mut *self.tx).execute(sql.as_str()).await?;
         }
-        query.execute(&mut *self.tx).await?;
-        self.buffer = rows;
+        Ok(())
+    }
+
+    /// Stages one row with bound parameters (rows literals cannot carry).
+    async fn stage_bound(&mut self, row: StagedRow) -> Result<(), StoreError> {
+        let placeholders = (1..=STAGE_COLUMNS)
+            .map(|c| format!("${c}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!("{STAGE_INSERT}({placeholders})");
+        let (mobile, phone) = (split_phone(row.mobile), split_phone(row.phone));
+        sqlx::query(&sql)
+            .bind(self.import_id.clone())
+            .bind(row.row_no)
+            .bind(row.community_id)
+            .bind(row.building)
+            .bind(row.entrance)
+            .bind(row.room)
+            .bind(row.name)
+            .bind(row.identity)
+            .bind(row.role)
+            .bind(row.note)
+            .bind(mobile.0)
+            .bind(mobile.1)
+            .bind(mobile.2)
+            .bind(mobile.3)
+            .bind(phone.0)
+            .bind(phone.1)
+            .bind(phone.2)
+            .bind(phone.3)
+            .bind(new_id())
+            .bind(new_id())
+            .bind(new_id())
+            .bind(new_id())
+            .bind(row.record.join(&RECORD_SEPARATOR.to_string()))
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 
@@ -740,15 +866,23 @@ impl ArchiveImport {
     /// Empties the staging rows and commits (`keep`) or rolls back
     /// everything (a dry run).
     pub async fn finish(mut self, keep: bool) -> Result<(), StoreError> {
-        if !keep {
-            self.tx.rollback().await?;
-            return Ok(());
+        if keep {
+            sqlx::query("DELETE FROM archive_import_rows WHERE import_id = $1")
+                .bind(&self.import_id)
+                .execute(&mut *self.tx)
+                .await?;
         }
-        sqlx::query("DELETE FROM archive_import_rows WHERE import_id = $1")
-            .bind(&self.import_id)
-            .execute(&mut *self.tx)
-            .await?;
-        self.tx.commit().await?;
+        if let Some(before) = self.cache_size {
+            // Back to the pool as it came out of it.
+            (&mut *self.tx)
+                .execute(format!("PRAGMA cache_size = {before}").as_str())
+                .await?;
+        }
+        if keep {
+            self.tx.commit().await?;
+        } else {
+            self.tx.rollback().await?;
+        }
         Ok(())
     }
 }
@@ -840,6 +974,78 @@ mod tests {
                     .expect("find")
                     .is_empty()
             );
+        }
+    }
+
+    #[test]
+    fn a_text_literal_doubles_its_quotes_and_keeps_backslashes() {
+        let mut sql = String::new();
+        push_text(&mut sql, r"O'Neil \n ''");
+        assert_eq!(sql, r"'O''Neil \n '''''");
+    }
+
+    #[tokio::test]
+    async fn quotes_backslashes_and_nul_bytes_are_staged_as_received_on_both_engines() {
+        for store in testing::stores().await {
+            let engine = store.engine();
+            let quoted = StagedRow {
+                record: vec!["a'b".to_owned(), r"c\d".to_owned()],
+                ..row(2, "", r"O'Brien \ 张'", "owner", "it's'); DROP TABLE x; --")
+            };
+            let mut rows = vec![quoted.clone()];
+            // PostgreSQL text cannot hold a NUL at all, bound or not.
+            if engine == Engine::Sqlite {
+                rows.push(StagedRow {
+                    record: vec!["nul\0here".to_owned()],
+                    ..row(3, "", "李四\0", "tenant", "")
+                });
+            }
+            // A contradicting copy of each row brings its record back.
+            let copies: Vec<StagedRow> = rows
+                .iter()
+                .map(|r| StagedRow {
+                    row_no: r.row_no + 10,
+                    role: "tenant".to_owned(),
+                    note: "other".to_owned(),
+                    ..r.clone()
+                })
+                .collect();
+            rows.extend(copies);
+            let mut import = store.archive_import(1).await.expect("begin");
+            let community = import.community_id("金福花园").await.expect("community");
+            for r in &rows {
+                import
+                    .stage(StagedRow {
+                        community_id: community.clone(),
+                        ..r.clone()
+                    })
+                    .await
+                    .expect("stage");
+            }
+            let counts = import.apply().await.expect("apply");
+            assert_eq!(
+                counts.conflicts,
+                u64::try_from(rows.len() / 2).expect("small")
+            );
+            let conflicts = import.conflicts(0, 10).await.expect("conflicts");
+            assert_eq!(conflicts[0].record, quoted.record);
+            if engine == Engine::Sqlite {
+                assert_eq!(conflicts[1].record, ["nul\0here"]);
+            }
+            import.finish(true).await.expect("finish");
+            let found = store
+                .archive_by_phone("+8613800000002")
+                .await
+                .expect("find");
+            assert_eq!(found[0].name, quoted.name);
+            assert_eq!(found[0].residences[0].note, quoted.note);
+            if engine == Engine::Sqlite {
+                let nul = store
+                    .archive_by_phone("+8613800000003")
+                    .await
+                    .expect("find");
+                assert_eq!(nul[0].name, "李四\0");
+            }
         }
     }
 
