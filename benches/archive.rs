@@ -20,11 +20,20 @@ const PER_ROOM: u64 = 3;
 /// A fixed multiplier (coprime with any power of ten) to spread lookups.
 const SPREAD: u64 = 7_919;
 
+/// Archive size when the bench only runs as a smoke test (`cargo test
+/// --all-targets` runs it without `--bench`).
+const SMOKE_PEOPLE: u64 = 1_000;
+
 fn people() -> u64 {
+    let default = if std::env::args().any(|arg| arg == "--bench") {
+        DEFAULT_PEOPLE
+    } else {
+        SMOKE_PEOPLE
+    };
     std::env::var("HOTLINE_BENCH_PEOPLE")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_PEOPLE)
+        .unwrap_or(default)
 }
 
 fn mobile(i: u64) -> String {

@@ -29,6 +29,9 @@ const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Pool size of the store under load: one per client at the default load.
 const POOL_SIZE: u32 = 16;
 
+/// Tickets created when the bench runs as a smoke test.
+const SMOKE_TICKETS: usize = 50;
+
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -194,8 +197,14 @@ fn report(engine: &str, clients: usize, figures: &Figures) {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is taken from the command line.
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
+    // main without it, as a smoke test with a small load.
+    let full = std::env::args().any(|arg| arg == "--bench");
     let clients = env_count("HOTLINE_BENCH_CLIENTS", DEFAULT_CLIENTS);
-    let tickets = env_count("HOTLINE_BENCH_TICKETS", DEFAULT_TICKETS);
+    let tickets = env_count(
+        "HOTLINE_BENCH_TICKETS",
+        if full { DEFAULT_TICKETS } else { SMOKE_TICKETS },
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
