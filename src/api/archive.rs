@@ -279,6 +279,9 @@ fn edit_error(err: EditError, field: &str) -> ApiError {
             .to_owned(),
             message: err.to_string(),
         },
+        EditError::Duplicate => ApiError::Conflict {
+            message: err.to_string(),
+        },
         EditError::Store(store) => {
             tracing::error!(error = %store, "archive edit failed");
             ApiError::Internal

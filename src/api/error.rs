@@ -71,6 +71,8 @@ pub enum ApiError {
     UsernameTaken { username: String },
     #[error("`{username}` is the last enabled administrator")]
     LastAdmin { username: String },
+    #[error("{message}")]
+    Conflict { message: String },
     /// Details go to the log, not to the client.
     #[error("internal error")]
     Internal,
@@ -95,7 +97,9 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound { .. } | ApiError::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::UsernameTaken { .. } | ApiError::LastAdmin { .. } => StatusCode::CONFLICT,
+            ApiError::UsernameTaken { .. }
+            | ApiError::LastAdmin { .. }
+            | ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -120,6 +124,7 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::RouteNotFound { .. } => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::UsernameTaken { .. } => "username_taken",
+            ApiError::Conflict { .. } => "conflict",
             ApiError::LastAdmin { .. } => "last_admin",
             ApiError::Internal => "internal",
         }
@@ -289,12 +294,22 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = field_path(err.path());
         let inner = err.into_inner();
+        // serde_json reports a value of the wrong shape for an enum (a
+        // number where a name is expected) as a syntax error; when the body
+        // is well-formed JSON it is the field that is wrong.
+        let well_formed = || serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
         match inner.classify() {
             serde_json::error::Category::Data => {
                 let message = inner.to_string();
                 ApiError::InvalidField {
                     field: named_field(&path, &message).unwrap_or(path),
                     message,
+                }
+            }
+            serde_json::error::Category::Syntax if !path.is_empty() && well_formed() => {
+                ApiError::InvalidField {
+                    field: path,
+                    message: inner.to_string(),
                 }
             }
             _ => ApiError::MalformedJson {
@@ -429,6 +444,8 @@ mod tests {
             invalid_field::<Body>(r#"{"role":"admin","count":1,"inner":{"when":"yesterday"}}"#);
         assert_eq!(field, "inner.when");
         assert_eq!(invalid_field::<Body>(r#"{"count":1}"#).0, "role");
+        // A number where an enum name is expected is the field's fault too.
+        assert_eq!(invalid_field::<Body>(r#"{"role":1,"count":1}"#).0, "role");
     }
 
     #[test]

@@ -179,6 +179,24 @@ impl Store {
 }
 
 #[cfg(test)]
+impl Store {
+    /// A person of community `JF` (which must exist) with no room or phone
+    /// and the identity `room:x`, straight into the table.
+    pub(crate) async fn insert_test_person(&self, name: &str) -> Result<String, StoreError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO archive_people (id, community_id, name, identity, created_at) \
+             SELECT $1, id, $2, 'room:x', 0 FROM archive_communities WHERE code = 'JF'",
+        )
+        .bind(&id)
+        .bind(name)
+        .execute(self.pool())
+        .await?;
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use crate::store::testing::stores;
     use crate::store::{RoomQuery, StagedPhone, Store, StoreError};
@@ -188,22 +206,7 @@ mod tests {
             .upsert_community("JF", "金福花园", &[])
             .await
             .expect("community");
-        store.insert_test_person().await.expect("a person")
-    }
-
-    impl Store {
-        /// A person with no room or phone, straight into the table.
-        async fn insert_test_person(&self) -> Result<String, StoreError> {
-            let id = uuid::Uuid::now_v7().to_string();
-            sqlx::query(
-                "INSERT INTO archive_people (id, community_id, name, identity, created_at) \
-                 SELECT $1, id, '张三', 'room:x', 0 FROM archive_communities WHERE code = 'JF'",
-            )
-            .bind(&id)
-            .execute(self.pool())
-            .await?;
-            Ok(id)
-        }
+        store.insert_test_person("张三").await.expect("a person")
     }
 
     fn mobile() -> StagedPhone {

@@ -23,6 +23,10 @@ pub enum EditError {
     Phone(#[from] PhoneError),
     #[error(transparent)]
     Room(#[from] RoomError),
+    /// The change would make the person the same as another one of the
+    /// archive (same community, name and identity).
+    #[error("another person of the archive already has this name and identity")]
+    Duplicate,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -31,6 +35,9 @@ impl From<StoreError> for EditError {
     fn from(err: StoreError) -> EditError {
         match err {
             StoreError::NotFound { id, .. } => EditError::UnknownPerson { id },
+            StoreError::Query(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                EditError::Duplicate
+            }
             other => EditError::Store(other),
         }
     }
@@ -109,4 +116,27 @@ pub async fn remove_residence(store: &Store, id: &str, room: &str) -> Result<boo
             address.room(),
         )
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::stores;
+
+    #[tokio::test]
+    async fn renaming_onto_another_persons_identity_is_a_duplicate_on_both_engines() {
+        for store in stores().await {
+            store
+                .upsert_community("JF", "金福花园", &[])
+                .await
+                .expect("community");
+            store.insert_test_person("张三").await.expect("first");
+            let second = store.insert_test_person("李四").await.expect("second");
+            let err = rename_person(&store, &second, "张三").await.unwrap_err();
+            assert!(matches!(err, EditError::Duplicate), "{err:?}");
+            rename_person(&store, &second, "李肆")
+                .await
+                .expect("a free name");
+        }
+    }
 }
