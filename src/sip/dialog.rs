@@ -34,6 +34,9 @@ pub(crate) struct DialogState {
     /// Record-Route of the INVITE, in order (UAS route set, §12.1.1).
     route_set: Vec<String>,
     local_cseq: u32,
+    /// The highest CSeq the peer has used in this dialog (RFC 3261 §12.1.1:
+    /// the INVITE's to start with).
+    pub(crate) remote_cseq: u32,
     /// Where the INVITE came from and how.
     pub(crate) peer: SocketAddr,
     pub(crate) transport: Transport,
@@ -60,6 +63,7 @@ impl DialogState {
             remote_target: invite.contact_uri(),
             route_set: invite.record_route(),
             local_cseq: 0,
+            remote_cseq: invite.cseq,
             peer: invite.source,
             transport: invite.transport,
             events,

@@ -144,7 +144,7 @@ impl Core {
             call_id: request.call_id.clone(),
             local_tag: request.to_tag().unwrap_or_default().to_owned(),
         };
-        if !self.dialogs.contains_key(&key) {
+        let Some(dialog) = self.dialogs.get_mut(&key) else {
             return self
                 .reply(
                     request,
@@ -152,7 +152,15 @@ impl Core {
                     Vec::new(),
                 )
                 .await;
+        };
+        // RFC 3261 §12.2.2: a request with a CSeq lower than the last one
+        // the peer used in this dialog is out of order: 500.
+        if request.cseq < dialog.state.remote_cseq {
+            return self
+                .reply(request, StatusCode::SERVER_INTERNAL_ERROR, Vec::new())
+                .await;
         }
+        dialog.state.remote_cseq = request.cseq;
         let event = match request.method {
             Method::Invite => {
                 if let Some(dialog) = self.dialogs.get_mut(&key) {

@@ -444,6 +444,34 @@ async fn bye_from_the_peer_reaches_the_dialog() {
     assert!(status_line(&recv(&socket).await).starts_with("SIP/2.0 481"));
 }
 
+#[tokio::test]
+async fn an_in_dialog_request_with_a_lower_cseq_is_refused_with_500() {
+    let (endpoint, mut incoming) = endpoint().await;
+    let socket = peer().await;
+    let me = socket.local_addr().expect("addr");
+    let (mut dialog, tag) = established(&socket, &endpoint, &mut incoming, "call-13").await;
+    // RFC 3261 §12.2.2: INFO with CSeq 5, then one with CSeq 4.
+    send(
+        &socket,
+        endpoint.local_addr(),
+        &request("INFO", me, "info5", "call-13", Some(&tag), 5),
+    )
+    .await;
+    let Some(DialogEvent::Info(info)) = timeout(WAIT, dialog.next_event()).await.expect("in time")
+    else {
+        panic!("expected INFO");
+    };
+    info.respond(StatusCode::OK, Vec::new(), None).await;
+    assert!(status_line(&recv(&socket).await).starts_with("SIP/2.0 200"));
+    send(
+        &socket,
+        endpoint.local_addr(),
+        &request("INFO", me, "info4", "call-13", Some(&tag), 4),
+    )
+    .await;
+    assert!(status_line(&recv(&socket).await).starts_with("SIP/2.0 500"));
+}
+
 #[tokio::test(start_paused = true)]
 async fn our_bye_is_retransmitted_over_udp_until_answered() {
     let (endpoint, mut incoming) = endpoint().await;
