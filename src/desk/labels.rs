@@ -144,3 +144,8 @@ pub(crate) const DEFAULT_CATEGORIES: &[(&str, &str, TicketKind, &str)] = &[
 pub(crate) const BUILDING: &str = "栋";
 /// Entrance marker in the canonical room address.
 pub(crate) const ENTRANCE: &str = "单元";
+
+/// Description of a voice-message ticket (shown to operators; 中文).
+pub(crate) const VOICE_MESSAGE_TEXT: &str = "语音留言";
+pub(crate) const VOICE_MESSAGE_SECONDS_UNIT: &str = "秒";
+pub(crate) const VOICE_MESSAGE_SEE_RECORDING: &str = "录音见关联来电";

@@ -6,6 +6,9 @@
 
 use std::time::Duration;
 
+use crate::desk::labels::{
+    VOICE_MESSAGE_SECONDS_UNIT, VOICE_MESSAGE_SEE_RECORDING, VOICE_MESSAGE_TEXT,
+};
 use crate::desk::tickets::TicketKind;
 use crate::store::CallRecord;
 
@@ -17,10 +20,6 @@ const MENU_CHOICE_KINDS: &[(&str, TicketKind)] = &[
     ("paid_service", TicketKind::PaidService),
     ("inquiry", TicketKind::Inquiry),
 ];
-/// Description of a voice-message ticket (shown to operators; 中文).
-const VOICE_MESSAGE_TEXT: &str = "语音留言";
-const VOICE_MESSAGE_SECONDS_UNIT: &str = "秒";
-const VOICE_MESSAGE_SEE_RECORDING: &str = "录音见关联来电";
 
 /// The kind a menu choice code pre-classifies a call as.
 pub(crate) fn kind_of_menu_choice(choice: Option<&str>) -> TicketKind {
