@@ -14,9 +14,13 @@ use sha2::{Digest, Sha256};
 
 const SAMPLE_RATE: f64 = 8000.0;
 
-fn voicemail_keys(digit: &str) -> Vec<String> {
+/// Runs a voice-message call (`uac_voicemail.xml` or `uac_info_digit.xml`)
+/// over `transport` (`u1`, `t1`) pressing `digit`, and checks SIPp passed.
+fn voicemail_call(daemon: &Daemon, scenario: &str, transport: &str, digit: &str) {
     // Test prompts: greeting 0.6 s, menu 0.8 s, voicemail 0.5 s, beep 0.2 s.
-    [
+    let keys = [
+        "-t",
+        transport,
         "-key",
         "digit",
         digit,
@@ -29,14 +33,9 @@ fn voicemail_keys(digit: &str) -> Vec<String> {
         "-key",
         "message_ms",
         "2000",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-fn args(owned: &[String]) -> Vec<&str> {
-    owned.iter().map(String::as_str).collect()
+    ];
+    let run = sipp(scenario, daemon.sip, &keys);
+    assert!(run.success, "{}", run.explain(daemon));
 }
 
 fn only_call(daemon: &Daemon) -> Value {
@@ -104,11 +103,7 @@ fn a_voicemail_call_stores_the_digit_the_message_and_a_stereo_recording() {
         return;
     }
     let daemon = Daemon::start(DaemonOptions::default());
-    let keys = voicemail_keys("2");
-    let mut all = vec!["-t", "u1"];
-    all.extend(args(&keys));
-    let run = sipp("uac_voicemail.xml", daemon.sip, &all);
-    assert!(run.success, "{}", run.explain(&daemon));
+    voicemail_call(&daemon, "uac_voicemail.xml", "u1", "2");
     let call = only_call(&daemon);
     assert_eq!(call["menu_digit"], "2");
     assert_eq!(call["menu_choice"], "complaint");
@@ -146,11 +141,7 @@ fn a_tcp_call_with_a_sip_info_digit_ends_with_the_callers_bye() {
         return;
     }
     let daemon = Daemon::start(DaemonOptions::default());
-    let keys = voicemail_keys("1");
-    let mut all = vec!["-t", "t1"];
-    all.extend(args(&keys));
-    let run = sipp("uac_info_digit.xml", daemon.sip, &all);
-    assert!(run.success, "{}", run.explain(&daemon));
+    voicemail_call(&daemon, "uac_info_digit.xml", "t1", "1");
     let call = only_call(&daemon);
     assert_eq!(call["menu_digit"], "1");
     assert_eq!(call["menu_choice"], "repair");
@@ -468,11 +459,7 @@ fn a_known_callers_voice_message_becomes_a_work_order_with_the_call_linked() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let keys = voicemail_keys("1");
-    let mut all = vec!["-t", "u1"];
-    all.extend(args(&keys));
-    let run = sipp("uac_voicemail.xml", daemon.sip, &all);
-    assert!(run.success, "{}", run.explain(&daemon));
+    voicemail_call(&daemon, "uac_voicemail.xml", "u1", "1");
     let call = only_call(&daemon);
     assert_eq!(call["caller_match"], "person");
     assert_eq!(call["caller_name"], "王芳");
@@ -563,11 +550,7 @@ fn a_call_is_recorded_the_same_way_on_postgresql() {
         database_url: Some(url.clone()),
         ..DaemonOptions::default()
     });
-    let keys = voicemail_keys("4");
-    let mut all = vec!["-t", "u1"];
-    all.extend(args(&keys));
-    let run = sipp("uac_info_digit.xml", daemon.sip, &all);
-    assert!(run.success, "{}", run.explain(&daemon));
+    voicemail_call(&daemon, "uac_info_digit.xml", "u1", "4");
     // `calls list` must read the same database: pass the URL to the CLI too.
     let out = daemon.cli(&["calls", "list", "--json", "--database-url", &url], "");
     assert!(
