@@ -20,7 +20,7 @@ use crate::api::{self, ApiState};
 use crate::desk::Tickets;
 use crate::desk::call_log::CallLog;
 use crate::desk::users::Users;
-use crate::media::{Prompt, RtpPortPool};
+use crate::media::{MediaEngine, Prompt, RtpPortPool};
 use crate::recording::RecordingService;
 use crate::sip::Endpoint;
 use crate::store::Store;
@@ -72,6 +72,9 @@ pub async fn run(
         recordings,
         recordings_root,
         ports: RtpPortPool::new(config.media.rtp_ports),
+        media: MediaEngine::start(
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        ),
         media_ip,
         prompts,
         hotline: config.hotline.clone(),

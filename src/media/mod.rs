@@ -4,7 +4,7 @@
 //! goes: RTP packets (RFC 3550), the G.711 codecs (PCMU/PCMA, RFC 3551),
 //! telephone-event digits (RFC 4733) and SIP INFO `application/dtmf-relay`
 //! digits, prompt playback, the pool of RTP ports, and the per-call media
-//! session task that owns the RTP socket.
+//! engine whose shards drive every call's session from one 20 ms tick.
 //!
 //! This layer knows no SIP, no SQL and no business words: it is told a remote
 //! address, a codec and a payload type, it is handed prompts, and it reports
@@ -13,10 +13,12 @@
 //! implements.
 //!
 //! The cores ([`g711`](Codec), [`rtp`](RtpPacket), [`dtmf`](DtmfReceiver),
-//! [`player`](Playback)) are sans-IO; only [`MediaSession`] touches sockets.
+//! [`player`](Playback)) are sans-IO; only the session and its
+//! [`MediaEngine`] touch sockets.
 
 mod config;
 mod dtmf;
+mod engine;
 mod g711;
 mod player;
 mod ports;
@@ -29,11 +31,12 @@ use std::time::Duration;
 
 pub use config::{MediaConfig, PortRange};
 pub use dtmf::{Digit, DtmfReceiver, TelephoneEvent, parse_dtmf_relay};
+pub use engine::{EngineStopped, MediaEngine, MediaHandle};
 pub use g711::Codec;
 pub use player::{Playback, Prompt};
 pub use ports::{PortLease, RtpPortPool};
 pub use rtp::{RTP_HEADER_LEN, RTP_VERSION, RtpPacket, RtpWriter};
-pub use session::{MediaEvent, MediaHandle, MediaSession, MediaStats, SessionParams};
+pub use session::{MediaEvent, MediaStats, SessionParams};
 
 /// The sampling rate of every codec this layer speaks (RFC 3551 §4.5.14).
 pub const CLOCK_RATE: u32 = 8000;

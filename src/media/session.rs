@@ -1,45 +1,50 @@
-//! The per-call media session: one task that owns the call's RTP socket,
+//! The per-call media session: the state that owns the call's RTP socket,
 //! receives and decodes the remote audio, plays prompts at the 20 ms pace,
 //! reports digits, and hands one stereo frame per 20 ms to a [`StereoSink`].
 //!
-//! The only file of this layer that touches sockets. The task wakes only on
-//! its 20 ms tick (and on commands), never per packet: each tick first drains
-//! the socket without waiting, then sends and records. The socket is taken
-//! out of tokio's reactor, so no thread wakes for a packet either. The packet path makes
-//! no allocation, takes no lock and makes no syscall beyond one receive per
-//! packet, one empty receive and one send per tick (DESIGN.md). Knows nothing
-//! of SIP: whoever negotiated the call passes the remote address, codec and
-//! payload types.
+//! With the engine, the only files of this layer that touch sockets. A
+//! session has no task of its own: a shard of the
+//! [`MediaEngine`](super::MediaEngine) ticks it every 20 ms, and each tick
+//! first drains the socket without waiting, then sends and records. The
+//! socket is taken out of tokio's reactor, so no thread wakes for a packet.
+//! The packet path makes no allocation, takes no lock and makes no syscall
+//! beyond one receive and one send per tick, plus one empty receive every
+//! fifth tick when the socket is drained (DESIGN.md). Knows nothing of SIP: whoever negotiated the call passes the
+//! remote address, codec and payload types.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
-use tracing::Instrument;
+use tokio::time::Instant;
 
 use super::rtp::{SequenceOrder, SequenceTracker};
 use super::{
-    Codec, Digit, DtmfReceiver, FRAME_DURATION, Frame, Playback, Prompt, RTP_HEADER_LEN, RtpPacket,
-    RtpWriter, SAMPLES_PER_FRAME, SILENCE, StereoSink, ring::SampleRing,
+    Codec, Digit, DtmfReceiver, Frame, Playback, Prompt, RTP_HEADER_LEN, RtpPacket, RtpWriter,
+    SAMPLES_PER_FRAME, SILENCE, StereoSink, ring::SampleRing,
 };
 
 /// Largest datagram read; anything RTP over Ethernet fits (RFC 3550 §11
 /// leaves the size to the lower layer; 1500-byte MTU).
-const RECEIVE_BUFFER_LEN: usize = 1500;
+pub(super) const RECEIVE_BUFFER_LEN: usize = 1500;
 /// One G.711 packet: header plus one octet per sample.
 const SEND_BUFFER_LEN: usize = RTP_HEADER_LEN + SAMPLES_PER_FRAME;
 /// RTP timestamp units per tick (RFC 3551 §4.5.14: 8000 Hz clock).
 const SAMPLES_PER_TICK: u32 = SAMPLES_PER_FRAME as u32;
 /// Events waiting for the call task before new ones are dropped.
 const EVENT_CHANNEL_CAPACITY: usize = 32;
-/// Datagrams read per tick at most, so a flood cannot hold up the tick; the
-/// rest waits in the socket buffer for the next one. Far above the one
-/// packet per 20 ms of a well-behaved sender, and twice what the sample
+/// Datagrams read on a draining tick at most, so a flood cannot hold up the
+/// tick; the rest waits in the socket buffer for the next one. Far above the
+/// one packet per 20 ms of a well-behaved sender, and twice what the sample
 /// ring keeps.
 const MAX_PACKETS_PER_TICK: usize = 16;
+/// Every this many ticks the socket is read until it is empty; the ticks in
+/// between read one datagram. A sender at 20 ms is kept up with by the one
+/// read, which costs a single syscall whether or not a packet came; the
+/// drain catches up on bursts, faster clocks and shorter packet times
+/// within 100 ms, instead of paying an empty receive on every tick.
+const DRAIN_EVERY_TICKS: u32 = 5;
 
 /// What the session needs to know about the other side, as negotiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,9 +93,10 @@ pub struct MediaStats {
     pub samples_overrun: u64,
 }
 
-/// Orders from the handle to the task.
+/// Orders from a [`MediaHandle`](super::MediaHandle), applied by the shard
+/// between ticks.
 #[derive(Debug)]
-enum Command {
+pub(super) enum Command {
     Play(Prompt),
     StopPlayback,
     Update {
@@ -99,71 +105,6 @@ enum Command {
         dtmf_payload_type: Option<u8>,
     },
     Hold(bool),
-    Stop,
-}
-
-/// Controls a running [`MediaSession`]. Dropping it ends the session too,
-/// dropping the sink; call [`stop`](Self::stop) to get the sink back.
-pub struct MediaHandle<S> {
-    commands: mpsc::UnboundedSender<Command>,
-    task: JoinHandle<(S, MediaStats)>,
-}
-
-impl<S> std::fmt::Debug for MediaHandle<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaHandle")
-            .field("finished", &self.task.is_finished())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S> MediaHandle<S> {
-    /// Plays `prompt` once from its start, replacing whatever was playing.
-    pub fn play(&self, prompt: Prompt) {
-        self.send(Command::Play(prompt));
-    }
-
-    /// Stops the prompt being played, if any; silence follows.
-    pub fn stop_playback(&self) {
-        self.send(Command::StopPlayback);
-    }
-
-    /// Applies a renegotiation (re-INVITE): new address, codec and
-    /// telephone-event payload type. The source latch is reset.
-    pub fn update(&self, remote: SocketAddr, codec: Codec, dtmf_payload_type: Option<u8>) {
-        self.send(Command::Update {
-            remote,
-            codec,
-            dtmf_payload_type,
-        });
-    }
-
-    /// On hold nothing is sent (the prompt pauses), silence and whatever
-    /// arrives are still recorded, and inactivity is not reported.
-    pub fn set_hold(&self, on_hold: bool) {
-        self.send(Command::Hold(on_hold));
-    }
-
-    /// Ends the session and returns the sink (to finish the recording) and
-    /// the counters.
-    pub async fn stop(self) -> (S, MediaStats) {
-        self.send(Command::Stop);
-        match self.task.await {
-            Ok(result) => result,
-            // The task is never aborted (its JoinHandle lives only here), and
-            // a runtime shutting down drops this future before it could see
-            // a cancellation: the only possible error is a panic, passed on.
-            Err(error) => std::panic::resume_unwind(error.into_panic()),
-        }
-    }
-
-    fn send(&self, command: Command) {
-        // The task only ends on Stop or when this handle is dropped, so the
-        // receiver is alive whenever a command can be sent.
-        if self.commands.send(command).is_err() {
-            tracing::warn!("media session ended before a command reached it");
-        }
-    }
 }
 
 /// The state of one call's media, owned by its task; `S` receives the
@@ -193,26 +134,22 @@ pub struct MediaSession<S> {
     sent_last_tick: bool,
     last_received: Instant,
     inactive_reported: bool,
+    /// Ticks so far, to know which ones drain the socket.
+    ticks: u32,
     stats: MediaStats,
 }
 
-impl<S: StereoSink + 'static> MediaSession<S> {
-    /// Spawns the session task on an already bound socket (from
-    /// [`RtpPortPool::bind`](super::RtpPortPool::bind)); must be called
-    /// inside a tokio runtime. The first frame reaches the sink 20 ms later.
-    pub fn start(
+impl<S: StereoSink> MediaSession<S> {
+    /// A session on an already bound socket, to be driven by a shard of the
+    /// [`MediaEngine`](super::MediaEngine); also returns where its events
+    /// arrive.
+    pub(super) fn new(
         socket: UdpSocket,
         params: SessionParams,
         sink: S,
-    ) -> (MediaHandle<S>, mpsc::Receiver<MediaEvent>) {
-        let (command_tx, command_rx) = mpsc::unbounded_channel();
+    ) -> (Self, mpsc::Receiver<MediaEvent>) {
         let (event_tx, event_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
-        let span = tracing::info_span!(
-            "media",
-            local = ?socket.local_addr().ok(),
-            remote = %params.remote,
-            codec = params.codec.encoding_name(),
-        );
+        let local = socket.local_addr().ok();
         // Out of the reactor: nothing waits on this socket (the tick polls
         // it), so its readiness events would only wake a thread per packet.
         // tokio sockets are non-blocking, and `into_std` keeps that.
@@ -223,6 +160,7 @@ impl<S: StereoSink + 'static> MediaSession<S> {
                 None
             }
         };
+        tracing::debug!(?local, remote = %params.remote, codec = params.codec.encoding_name(), "media session");
         let session = MediaSession {
             socket,
             remote: params.remote,
@@ -241,47 +179,21 @@ impl<S: StereoSink + 'static> MediaSession<S> {
             sent_last_tick: false,
             last_received: Instant::now(),
             inactive_reported: false,
+            ticks: 0,
             stats: MediaStats::default(),
         };
-        let task = tokio::spawn(session.run(command_rx).instrument(span));
-        (
-            MediaHandle {
-                commands: command_tx,
-                task,
-            },
-            event_rx,
-        )
+        (session, event_rx)
     }
 
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) -> (S, MediaStats) {
-        let mut ticker = tokio::time::interval_at(Instant::now() + FRAME_DURATION, FRAME_DURATION);
-        // A late tick is caught up at once, so the recording loses no frame
-        // to scheduling.
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
-        let mut buffer = [0u8; RECEIVE_BUFFER_LEN];
-        loop {
-            // Biased: commands first (a stop is prompt), then the clock. No
-            // branch waits on the socket: the tick drains it, so the task
-            // wakes about 50 times a second however the remote side sends.
-            tokio::select! {
-                biased;
-                command = commands.recv() => match command {
-                    Some(Command::Stop) | None => break,
-                    Some(command) => self.apply(command),
-                },
-                _ = ticker.tick() => {
-                    self.drain_socket(&mut buffer);
-                    self.tick();
-                }
-            }
-        }
+    /// Ends the session: the sink back, and the final counters.
+    pub(super) fn finish(mut self) -> (S, MediaStats) {
         self.stats.packets_lost_estimate = self.tracker.lost_estimate();
         self.stats.samples_overrun = self.ring.dropped();
         tracing::debug!(stats = ?self.stats, "media session ended");
         (self.sink, self.stats)
     }
 
-    fn apply(&mut self, command: Command) {
+    pub(super) fn apply(&mut self, command: Command) {
         match command {
             Command::Play(prompt) => {
                 tracing::debug!(prompt = prompt.name(), "playing");
@@ -309,18 +221,24 @@ impl<S: StereoSink + 'static> MediaSession<S> {
                 }
                 self.on_hold = on_hold;
             }
-            Command::Stop => {}
         }
     }
 
-    /// Handles what has arrived since the last tick, without waiting: at
-    /// most [`MAX_PACKETS_PER_TICK`] datagrams, stopping at the first
-    /// `WouldBlock` (the socket is non-blocking).
-    fn drain_socket(&mut self, buffer: &mut [u8; RECEIVE_BUFFER_LEN]) {
-        for _ in 0..MAX_PACKETS_PER_TICK {
+    /// Handles what has arrived since the last tick, without waiting: one
+    /// datagram, or on every [`DRAIN_EVERY_TICKS`]th tick up to
+    /// [`MAX_PACKETS_PER_TICK`], stopping at the first `WouldBlock` (the
+    /// socket is non-blocking).
+    pub(super) fn drain_socket(&mut self, buffer: &mut [u8; RECEIVE_BUFFER_LEN], now: Instant) {
+        self.ticks = self.ticks.wrapping_add(1);
+        let reads = if self.ticks.is_multiple_of(DRAIN_EVERY_TICKS) {
+            MAX_PACKETS_PER_TICK
+        } else {
+            1
+        };
+        for _ in 0..reads {
             let Some(socket) = &self.socket else { return };
             match socket.recv_from(buffer) {
-                Ok((len, from)) => self.receive(&buffer[..len], from),
+                Ok((len, from)) => self.receive(&buffer[..len], from, now),
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(error) => tracing::debug!(%error, "RTP receive failed"),
             }
@@ -328,7 +246,7 @@ impl<S: StereoSink + 'static> MediaSession<S> {
     }
 
     /// One 20 ms step: at most one packet out, exactly one frame recorded.
-    fn tick(&mut self) {
+    pub(super) fn tick(&mut self, now: Instant) {
         let mut right = SILENCE;
         let sending = match (&mut self.playback, self.on_hold) {
             (Some(playback), false) => playback.next_frame(&mut right),
@@ -354,7 +272,7 @@ impl<S: StereoSink + 'static> MediaSession<S> {
 
         if !self.on_hold
             && !self.inactive_reported
-            && self.last_received.elapsed() >= self.inactivity_timeout
+            && now.saturating_duration_since(self.last_received) >= self.inactivity_timeout
         {
             self.inactive_reported = true;
             tracing::info!(timeout = ?self.inactivity_timeout, "no RTP from the remote side");
@@ -385,7 +303,7 @@ impl<S: StereoSink + 'static> MediaSession<S> {
         }
     }
 
-    fn receive(&mut self, datagram: &[u8], from: SocketAddr) {
+    fn receive(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) {
         let Ok(packet) = RtpPacket::parse(datagram) else {
             self.stats.packets_dropped += 1;
             return;
@@ -404,7 +322,7 @@ impl<S: StereoSink + 'static> MediaSession<S> {
                 self.latched = Some(from);
             }
         }
-        self.last_received = Instant::now();
+        self.last_received = now;
         self.inactive_reported = false;
         self.stats.packets_received += 1;
         self.stats.bytes_received += packet.payload.len() as u64;

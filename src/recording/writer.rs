@@ -266,9 +266,13 @@ impl CallRecorder {
 
 impl StereoSink for CallRecorder {
     fn push_frame(&mut self, left: &Frame, right: &Frame) {
-        for (&l, &r) in left.iter().zip(right.iter()) {
-            self.block.push(l);
-            self.block.push(r);
+        // Grow once, then interleave into the new slice: no per-sample
+        // capacity check, so the loop vectorises.
+        let start = self.block.len();
+        self.block.resize(start + 2 * SAMPLES_PER_FRAME, 0);
+        for ((pair, &l), &r) in self.block[start..].chunks_exact_mut(2).zip(left).zip(right) {
+            pair[0] = l;
+            pair[1] = r;
         }
         if self.block.len() >= BLOCK_SAMPLES {
             self.hand_over_block();

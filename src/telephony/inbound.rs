@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::desk::{self, AreaCode};
-use crate::media::{Codec, MediaEvent, MediaHandle, MediaSession, PortLease, SessionParams};
+use crate::media::{Codec, MediaEvent, MediaHandle, PortLease, SessionParams};
 use crate::recording::CallRecorder;
 use crate::sip::sdp::{self, AudioCodec, Direction, Negotiated, Sdp};
 use crate::sip::{DialogEvent, InviteServer, NonInviteServer, ReInvite, ServerDialog, StatusCode};
@@ -306,7 +306,18 @@ async fn ring_and_answer(
     };
     // The recording runs from here: the answer time is taken with it, so
     // the WAV and the call record measure the same span.
-    let (media, media_events) = MediaSession::start(socket, params, recorder);
+    let Ok((media, media_events)) = services.media.start_session(socket, params, recorder).await
+    else {
+        // Only while the runtime shuts down: the engine dropped the
+        // recorder, which finalises the file.
+        let mut dialog = dialog;
+        drop(dialog.bye().await);
+        return Err(Refused {
+            status: StatusCode::OK,
+            reason: "rejected",
+            code: Some(CallFailure::Shutdown.code()),
+        });
+    };
     media.set_hold(negotiated.direction != Direction::SendRecv);
     let answered_at = Instant::now();
     if let Err(err) = services
@@ -468,22 +479,33 @@ async fn run_answered(
     let ended_at = SystemTime::now();
     let duration_ms = elapsed_ms(call.answered_at);
     let message_taken = voicemail_start.is_some();
-    let (recorder, stats) = call.media.stop().await;
-    info!(
-        packets_received = stats.packets_received,
-        packets_sent = stats.packets_sent,
-        packets_lost = stats.packets_lost_estimate,
-        "media ended"
-    );
-    let (duration_ms, sha256) = match recorder.finish().await {
-        Ok(summary) => (
+    let summary = match call.media.stop().await {
+        Ok((recorder, stats)) => {
+            info!(
+                packets_received = stats.packets_received,
+                packets_sent = stats.packets_sent,
+                packets_lost = stats.packets_lost_estimate,
+                "media ended"
+            );
+            recorder
+                .finish()
+                .await
+                .inspect_err(|err| warn!(%err, "recording could not be finished"))
+                .ok()
+        }
+        Err(err) => {
+            // The engine dropped the recorder, which finalised the file
+            // without a hash.
+            warn!(%err, "media session lost");
+            None
+        }
+    };
+    let (duration_ms, sha256) = match summary {
+        Some(summary) => (
             i64::try_from(summary.duration.as_millis()).unwrap_or(duration_ms),
             Some(summary.sha256),
         ),
-        Err(err) => {
-            warn!(%err, "recording could not be finished");
-            (duration_ms, None)
-        }
+        None => (duration_ms, None),
     };
     Outcome {
         ending,

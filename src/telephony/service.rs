@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::desk::Tickets;
-use crate::media::{Prompt, RtpPortPool};
-use crate::recording::RecordingService;
+use crate::media::{MediaEngine, Prompt, RtpPortPool};
+use crate::recording::{CallRecorder, RecordingService};
 use crate::sip::{Incoming, NonInviteServer, StatusCode};
 use crate::store::Store;
 
@@ -57,6 +57,8 @@ pub struct CallServices {
     pub recordings: RecordingService,
     pub recordings_root: PathBuf,
     pub ports: RtpPortPool,
+    /// Drives every call's media session.
+    pub media: MediaEngine<CallRecorder>,
     /// The address put in our SDP and that RTP sockets bind to.
     pub media_ip: IpAddr,
     pub prompts: Prompts,

@@ -7,6 +7,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::time::{sleep, timeout};
 
 use super::*;
+use crate::media::{FRAME_DURATION, MediaEngine, MediaHandle};
 
 const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
 const DTMF_PT: u8 = 101;
@@ -60,8 +61,11 @@ async fn start(
         dtmf_payload_type: dtmf,
         inactivity_timeout,
     };
-    let (handle, events) =
-        MediaSession::start(socket, params, Box::new(RecordingSink(frames.clone())));
+    let engine = MediaEngine::start(1);
+    let (handle, events) = engine
+        .start_session(socket, params, Box::new(RecordingSink(frames.clone())))
+        .await
+        .expect("engine running");
     Fixture {
         handle,
         events,
@@ -154,7 +158,7 @@ async fn caller_audio_is_decoded_onto_the_left_channel() {
         .await
         .expect("send");
     sleep(Duration::from_millis(70)).await;
-    let (_, stats) = f.handle.stop().await;
+    let (_, stats) = f.handle.stop().await.expect("stopped");
     let frames = f.frames.lock().expect("lock").clone();
     assert_eq!(frames.len(), 3, "one frame per 20 ms");
     let heard: Vec<_> = frames.iter().filter(|(l, _)| *l != SILENCE).collect();
@@ -171,7 +175,7 @@ async fn the_recording_has_one_frame_per_20_ms_of_the_session() {
     let f = start(NO_TIMEOUT, None, None).await;
     f.handle.play(ramp_prompt(2000));
     sleep(Duration::from_millis(1010)).await;
-    let (_, stats) = f.handle.stop().await;
+    let (_, stats) = f.handle.stop().await.expect("stopped");
     assert_eq!(f.frames.lock().expect("lock").len(), 50);
     assert_eq!(stats.packets_sent, 13, "2000 samples make 13 packets");
 }
@@ -211,7 +215,7 @@ async fn a_prompt_goes_out_paced_with_continuous_sequence_and_timestamps() {
     assert_eq!(next.timestamp, last.timestamp.wrapping_add(160 * ticks));
     assert!(ticks >= 5, "{ticks}");
 
-    let (_, stats) = f.handle.stop().await;
+    let (_, stats) = f.handle.stop().await.expect("stopped");
     let frames = f.frames.lock().expect("lock").clone();
     let first = frames
         .iter()
@@ -246,7 +250,8 @@ async fn retransmitted_rfc_4733_end_packets_give_one_digit() {
             seq += 1;
         }
     }
-    sleep(Duration::from_millis(100)).await;
+    // Long enough for a draining tick.
+    sleep(Duration::from_millis(150)).await;
     let mut digits = Vec::new();
     while let Ok(event) = f.events.try_recv() {
         digits.push(event);
@@ -261,7 +266,7 @@ async fn retransmitted_rfc_4733_end_packets_give_one_digit() {
             MediaEvent::Digit(hash)
         ]
     );
-    let (_, stats) = f.handle.stop().await;
+    let (_, stats) = f.handle.stop().await.expect("stopped");
     assert_eq!(stats.packets_received, 15);
     assert_eq!(stats.packets_lost_estimate, 0);
     let frames = f.frames.lock().expect("lock").clone();
@@ -301,7 +306,7 @@ async fn rtp_goes_back_to_where_the_remote_media_comes_from() {
         .await
         .expect("send");
     sleep(Duration::from_millis(60)).await;
-    let (_, stats) = f.handle.stop().await;
+    let (_, stats) = f.handle.stop().await.expect("stopped");
     assert_eq!(stats.packets_received, 1);
     assert_eq!(stats.packets_dropped, 1);
     let frames = f.frames.lock().expect("lock").clone();
@@ -342,7 +347,7 @@ async fn silence_of_the_remote_side_is_reported_once_per_silence() {
         .await
         .expect("send");
     assert_eq!(f.events.recv().await, Some(MediaEvent::Inactive));
-    f.handle.stop().await;
+    f.handle.stop().await.expect("stopped");
 }
 
 #[tokio::test(start_paused = true)]
@@ -371,7 +376,7 @@ async fn on_hold_nothing_is_sent_and_silence_is_not_reported() {
     assert!(after.marker, "a new talkspurt after the hold");
     assert!(after.seq.wrapping_sub(before.seq) <= 4);
     assert_eq!(f.events.recv().await, Some(MediaEvent::Inactive));
-    let (_, stats) = f.handle.stop().await;
+    let (_, stats) = f.handle.stop().await.expect("stopped");
     assert!(stats.packets_sent < 30);
 }
 
@@ -388,7 +393,7 @@ async fn stop_playback_and_replacing_a_prompt_report_no_end() {
     let mut buf = [0u8; 2048];
     let nothing = timeout(Duration::from_millis(100), f.peer.recv_from(&mut buf)).await;
     assert!(nothing.is_err(), "nothing is sent after stop_playback");
-    f.handle.stop().await;
+    f.handle.stop().await.expect("stopped");
 }
 
 #[tokio::test(start_paused = true)]
@@ -416,7 +421,7 @@ async fn a_reinvite_changes_codec_and_address() {
         Some(MediaEvent::Digit(Digit::new('1').expect("digit")))
     );
     sleep(Duration::from_millis(40)).await;
-    f.handle.stop().await;
+    f.handle.stop().await.expect("stopped");
     let mut expected = SILENCE;
     Codec::Pcma.decode(&alaw, &mut expected);
     let frames = f.frames.lock().expect("lock").clone();
@@ -425,9 +430,10 @@ async fn a_reinvite_changes_codec_and_address() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_burst_is_read_at_most_16_packets_per_tick_and_the_rest_on_the_next() {
+async fn a_burst_is_read_one_packet_a_tick_and_drained_every_fifth_tick() {
     let mut f = start(NO_TIMEOUT, None, Some(DTMF_PT)).await;
-    let burst = MAX_PACKETS_PER_TICK + 4;
+    let between = (DRAIN_EVERY_TICKS - 1) as usize;
+    let burst = between + MAX_PACKETS_PER_TICK + 3;
     for i in 0..burst {
         // Each packet starts a new key press (its own timestamp), so each
         // one read gives one digit.
@@ -444,11 +450,24 @@ async fn a_burst_is_read_at_most_16_packets_per_tick_and_the_rest_on_the_next() 
         count
     };
     assert_eq!(digits(&mut f.events), 0, "nothing is read before the tick");
-    sleep(FRAME_DURATION + FRAME_DURATION / 2).await;
-    assert_eq!(digits(&mut f.events), MAX_PACKETS_PER_TICK);
+    sleep(FRAME_DURATION / 2).await;
+    for tick in 1..=between {
+        sleep(FRAME_DURATION).await;
+        assert_eq!(digits(&mut f.events), 1, "one read on tick {tick}");
+    }
     sleep(FRAME_DURATION).await;
-    assert_eq!(digits(&mut f.events), burst - MAX_PACKETS_PER_TICK);
-    let (_, stats) = f.handle.stop().await;
+    assert_eq!(
+        digits(&mut f.events),
+        MAX_PACKETS_PER_TICK,
+        "the fifth tick drains, at most 16"
+    );
+    for _ in 0..3 {
+        sleep(FRAME_DURATION).await;
+        assert_eq!(digits(&mut f.events), 1);
+    }
+    sleep(FRAME_DURATION * 5).await;
+    assert_eq!(digits(&mut f.events), 0);
+    let (_, stats) = f.handle.stop().await.expect("stopped");
     assert_eq!(stats.packets_received, burst as u64);
     assert_eq!(stats.packets_dropped, 0);
 }
