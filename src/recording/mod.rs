@@ -52,13 +52,6 @@ pub enum RecordingError {
         #[source]
         source: io::Error,
     },
-    /// The WAV encoder refused the file or the samples.
-    #[error("WAV error on recording {path}")]
-    Wav {
-        path: PathBuf,
-        #[source]
-        source: hound::Error,
-    },
     /// Samples were appended that do not make whole stereo sample frames.
     #[error("{samples} samples appended to {path} are not whole stereo frames")]
     PartialFrame { path: PathBuf, samples: usize },

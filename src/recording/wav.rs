@@ -1,13 +1,18 @@
 //! One stereo WAV file being written: 8 kHz, 16-bit PCM, the canonical 44-byte
 //! header, kept playable on disk while it grows. Knows files and samples only;
 //! threads and channels are `writer`'s business.
+//!
+//! The header is ours ([`canonical_header`], what hound writes for this
+//! format) and the samples go to the file as one `write` per block: hound's
+//! writer converts and checks sample by sample and updates the header with
+//! three seeks, which cost more than the recording's own I/O on the writer
+//! thread. hound stays the reference reader in the tests.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::BufWriter;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use hound::{SampleFormat, WavSpec, WavWriter};
 
 use super::hash::sha256_file;
 use super::{RecordingError, Result};
@@ -55,10 +60,14 @@ pub struct RecordingSummary {
 /// A stereo recording being written to one file (synchronous; one owner).
 pub struct WavRecorder {
     path: PathBuf,
-    writer: WavWriter<BufWriter<File>>,
-    /// Second handle on the same file, to `fsync` it when it is finished.
+    /// Written at its end by `write`, its header by positional writes.
     file: File,
+    /// Sample frames appended so far.
     frames: u64,
+    /// Sample frames the header on disk counts.
+    synced_frames: u64,
+    /// The little-endian bytes of the block being appended (reused).
+    bytes: Vec<u8>,
 }
 
 impl std::fmt::Debug for WavRecorder {
@@ -81,7 +90,7 @@ impl WavRecorder {
                 source,
             })?;
         }
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)
@@ -89,22 +98,18 @@ impl WavRecorder {
                 path: path.clone(),
                 source,
             })?;
-        let sync_handle = file.try_clone().map_err(|source| RecordingError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let writer = WavWriter::new(BufWriter::new(file), spec())
-            .map_err(|source| wav_error(&path, source))?;
-        let mut recorder = Self {
+        // On disk at once, so that even a crash before the first sync
+        // leaves a valid (empty) WAV.
+        if let Err(source) = file.write_all(&canonical_header(0)) {
+            return Err(RecordingError::Io { path, source });
+        }
+        Ok(Self {
             path,
-            writer,
-            file: sync_handle,
+            file,
             frames: 0,
-        };
-        // The header sits in the BufWriter until flushed: put it on disk now
-        // so that even a crash before the first sync leaves a valid WAV.
-        recorder.sync_header()?;
-        Ok(recorder)
+            synced_frames: 0,
+            bytes: Vec::new(),
+        })
     }
 
     /// Where the file is.
@@ -132,43 +137,52 @@ impl WavRecorder {
                 path: self.path.clone(),
             });
         }
-        let samples = u32::try_from(interleaved.len()).map_err(|_| RecordingError::TooLong {
-            path: self.path.clone(),
-        })?;
-        let mut samples_out = self.writer.get_i16_writer(samples);
-        for &sample in interleaved {
-            samples_out.write_sample(sample);
+        self.bytes.clear();
+        self.bytes.resize(interleaved.len() * 2, 0);
+        for (out, sample) in self.bytes.chunks_exact_mut(2).zip(interleaved) {
+            out.copy_from_slice(&sample.to_le_bytes());
         }
-        samples_out
-            .flush()
-            .map_err(|source| wav_error(&self.path, source))?;
+        self.file
+            .write_all(&self.bytes)
+            .map_err(|source| RecordingError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         self.frames += new_frames;
         Ok(())
     }
 
     /// Brings the RIFF and data sizes on disk up to date, so that the file
-    /// plays as it is now even if the process dies next.
+    /// plays as it is now even if the process dies next. One positional
+    /// write; nothing when the header is current.
     pub fn sync_header(&mut self) -> Result<()> {
-        self.writer
-            .flush()
-            .map_err(|source| wav_error(&self.path, source))
+        if self.synced_frames == self.frames {
+            return Ok(());
+        }
+        // MAX_DATA_BYTES keeps this within 32 bits.
+        let data_len = u32::try_from(self.frames * u64::from(BLOCK_ALIGN)).unwrap_or(u32::MAX);
+        let header = canonical_header(data_len);
+        self.file
+            .write_all_at(&header[RIFF_SIZE_OFFSET..], RIFF_SIZE_OFFSET as u64)
+            .map_err(|source| RecordingError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.synced_frames = self.frames;
+        Ok(())
     }
 
     /// Writes the final header, `fsync`s the file and hashes it.
-    pub fn finish(self) -> Result<RecordingSummary> {
+    pub fn finish(mut self) -> Result<RecordingSummary> {
+        self.sync_header()?;
         let Self {
-            path,
-            writer,
-            file,
-            frames,
+            path, file, frames, ..
         } = self;
-        writer
-            .finalize()
-            .map_err(|source| wav_error(&path, source))?;
         file.sync_all().map_err(|source| RecordingError::Io {
             path: path.clone(),
             source,
         })?;
+        drop(file);
         let sha256 = sha256_file(&path).map_err(|source| RecordingError::Io {
             path: path.clone(),
             source,
@@ -179,30 +193,6 @@ impl WavRecorder {
             frames,
             sha256,
         })
-    }
-}
-
-/// The format of every recording.
-fn spec() -> WavSpec {
-    WavSpec {
-        channels: CHANNELS,
-        sample_rate: SAMPLE_RATE_HZ,
-        bits_per_sample: BITS_PER_SAMPLE,
-        sample_format: SampleFormat::Int,
-    }
-}
-
-/// Maps hound's error, keeping an I/O cause as an I/O error.
-fn wav_error(path: &Path, error: hound::Error) -> RecordingError {
-    match error {
-        hound::Error::IoError(source) => RecordingError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        source => RecordingError::Wav {
-            path: path.to_path_buf(),
-            source,
-        },
     }
 }
 
@@ -247,6 +237,7 @@ pub(crate) fn canonical_header(data_len: u32) -> [u8; CANONICAL_HEADER_LEN] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hound::SampleFormat;
     use sha2::{Digest, Sha256};
 
     /// `frames` stereo frames whose left and right channels are told apart.
