@@ -136,7 +136,55 @@ pub struct MediaSession<S> {
     inactive_reported: bool,
     /// Ticks so far, to know which ones drain the socket.
     ticks: u32,
+    frames: Scratch,
     stats: MediaStats,
+}
+
+/// The buffers one tick works in, kept with the session so that a tick
+/// neither clears nor copies frames it does not have to: each is wholly
+/// overwritten when used, and a silent channel is zeroed only when it
+/// turns silent.
+struct Scratch {
+    left: Frame,
+    right: Frame,
+    left_silent: bool,
+    right_silent: bool,
+    /// A received packet's samples on their way into the ring.
+    decoded: Frame,
+    payload: [u8; SAMPLES_PER_FRAME],
+    packet: [u8; SEND_BUFFER_LEN],
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self {
+            left: SILENCE,
+            right: SILENCE,
+            left_silent: true,
+            right_silent: true,
+            decoded: SILENCE,
+            payload: [0; SAMPLES_PER_FRAME],
+            packet: [0; SEND_BUFFER_LEN],
+        }
+    }
+}
+
+impl Scratch {
+    /// Makes the left frame silence; true (it is silent now).
+    fn silence_left(&mut self) -> bool {
+        if !self.left_silent {
+            self.left = SILENCE;
+        }
+        true
+    }
+
+    /// Makes the right frame silence; true (it is silent now).
+    fn silence_right(&mut self) -> bool {
+        if !self.right_silent {
+            self.right = SILENCE;
+        }
+        true
+    }
 }
 
 impl<S: StereoSink> MediaSession<S> {
@@ -180,6 +228,7 @@ impl<S: StereoSink> MediaSession<S> {
             last_received: Instant::now(),
             inactive_reported: false,
             ticks: 0,
+            frames: Scratch::default(),
             stats: MediaStats::default(),
         };
         (session, event_rx)
@@ -247,13 +296,14 @@ impl<S: StereoSink> MediaSession<S> {
 
     /// One 20 ms step: at most one packet out, exactly one frame recorded.
     pub(super) fn tick(&mut self, now: Instant) {
-        let mut right = SILENCE;
+        let frames = &mut self.frames;
         let sending = match (&mut self.playback, self.on_hold) {
-            (Some(playback), false) => playback.next_frame(&mut right),
+            (Some(playback), false) => playback.next_frame(&mut frames.right),
             _ => false,
         };
+        frames.right_silent = !sending && frames.silence_right();
         if sending {
-            self.send_frame(&right);
+            self.send_frame();
         } else {
             // The timestamp keeps the sampling clock across silence
             // (RFC 3550 §5.1), so the next talkspurt follows on.
@@ -266,9 +316,10 @@ impl<S: StereoSink> MediaSession<S> {
         }
 
         // Left is the oldest received frame, or silence when none is due.
-        let mut left = SILENCE;
-        self.ring.pop_frame(&mut left);
-        self.sink.push_frame(&left, &right);
+        let frames = &mut self.frames;
+        let heard = self.ring.pop_frame(&mut frames.left);
+        frames.left_silent = !heard && frames.silence_left();
+        self.sink.push_frame(&frames.left, &frames.right);
 
         if !self.on_hold
             && !self.inactive_reported
@@ -280,24 +331,23 @@ impl<S: StereoSink> MediaSession<S> {
         }
     }
 
-    fn send_frame(&mut self, frame: &Frame) {
-        let mut payload = [0u8; SAMPLES_PER_FRAME];
-        self.codec.encode(frame, &mut payload);
-        let mut packet = [0u8; SEND_BUFFER_LEN];
+    fn send_frame(&mut self) {
+        let frames = &mut self.frames;
+        self.codec.encode(&frames.right, &mut frames.payload);
         let marker = !self.sent_last_tick;
         let len = self.writer.write(
-            &mut packet,
+            &mut frames.packet,
             self.codec.payload_type(),
             marker,
-            &payload,
+            &frames.payload,
             SAMPLES_PER_TICK,
         );
         let target = self.latched.unwrap_or(self.remote);
         let Some(socket) = &self.socket else { return };
-        match socket.send_to(&packet[..len], target) {
+        match socket.send_to(&frames.packet[..len], target) {
             Ok(_) => {
                 self.stats.packets_sent += 1;
-                self.stats.bytes_sent += payload.len() as u64;
+                self.stats.bytes_sent += SAMPLES_PER_FRAME as u64;
             }
             Err(error) => tracing::debug!(%error, %target, "RTP send failed"),
         }
@@ -339,9 +389,8 @@ impl<S: StereoSink> MediaSession<S> {
             }
         } else if packet.payload_type == self.codec.payload_type() && order == SequenceOrder::Newer
         {
-            let mut samples = SILENCE;
             for chunk in packet.payload.chunks(SAMPLES_PER_FRAME) {
-                let decoded = &mut samples[..chunk.len()];
+                let decoded = &mut self.frames.decoded[..chunk.len()];
                 self.codec.decode(chunk, decoded);
                 self.ring.push(decoded);
             }

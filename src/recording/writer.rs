@@ -7,9 +7,10 @@
 
 use std::collections::HashMap;
 use std::mem;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,10 @@ pub(crate) const BLOCK_SAMPLES: usize = FRAMES_PER_BLOCK * SAMPLES_PER_FRAME * C
 const COMMAND_QUEUE_LEN: usize = 4096;
 /// Empty blocks waiting to be reused by one recorder.
 const SPARE_BLOCKS: usize = 4;
+/// How long a writer thread lets commands gather after each batch (see
+/// `run_writer`). Also the most a finished call waits for its recording
+/// to be closed beyond the write itself.
+const BATCH_PAUSE: Duration = Duration::from_millis(20);
 /// Writer threads are named this plus their index.
 const THREAD_NAME_PREFIX: &str = "hotline-rec-";
 
@@ -392,13 +397,16 @@ impl OpenFile {
 
 /// The loop of one writer thread; returns when told to shut down or when
 /// every sender is gone, after finishing the files still open.
+///
+/// It waits for the first command, takes every command queued behind it,
+/// syncs the headers that are due, and then pauses for [`BATCH_PAUSE`]
+/// before waiting again: while it pauses, recorders queue their blocks
+/// without waking it, so a thread serving hundreds of calls wakes a few
+/// dozen times a second instead of once per block.
 fn run_writer(inbox: &Receiver<Command>, header_sync: Duration) {
     let mut files: HashMap<u64, OpenFile> = HashMap::new();
-    loop {
+    'serve: loop {
         let now = Instant::now();
-        for file in files.values_mut() {
-            file.sync_if_due(now);
-        }
         let next_sync = files
             .values()
             .filter_map(|file| file.header.due_in(now))
@@ -407,47 +415,75 @@ fn run_writer(inbox: &Receiver<Command>, header_sync: Duration) {
             Some(wait) => inbox.recv_timeout(wait),
             None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
-        let command = match received {
-            Ok(command) => command,
-            Err(RecvTimeoutError::Timeout) => continue,
+        match received {
+            Ok(command) => {
+                if handle(&mut files, command, header_sync).is_break() {
+                    break 'serve;
+                }
+                loop {
+                    match inbox.try_recv() {
+                        Ok(command) => {
+                            if handle(&mut files, command, header_sync).is_break() {
+                                break 'serve;
+                            }
+                        }
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => break 'serve,
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
-        };
-        match command {
-            Command::Open {
-                id,
-                recorder,
-                spares,
-            } => {
-                let header = HeaderSync::new(header_sync, Instant::now());
-                files.insert(
-                    id,
-                    OpenFile {
-                        recorder,
-                        spares,
-                        header,
-                        failure: None,
-                    },
-                );
-            }
-            Command::Block { id, samples } => {
-                if let Some(file) = files.get_mut(&id) {
-                    file.append(&samples);
-                    file.sync_if_due(Instant::now());
-                    file.recycle(samples);
-                }
-            }
-            Command::Finish { id, samples, reply } => {
-                if let Some(mut file) = files.remove(&id) {
-                    file.append(&samples);
-                    deliver(file.finish(), reply);
-                }
-            }
-            Command::Shutdown => break,
         }
+        let now = Instant::now();
+        for file in files.values_mut() {
+            file.sync_if_due(now);
+        }
+        thread::sleep(BATCH_PAUSE);
     }
     for (_, file) in files.drain() {
         deliver(file.finish(), None);
     }
+}
+
+/// Applies one command; `Break` on shutdown.
+fn handle(
+    files: &mut HashMap<u64, OpenFile>,
+    command: Command,
+    header_sync: Duration,
+) -> ControlFlow<()> {
+    match command {
+        Command::Open {
+            id,
+            recorder,
+            spares,
+        } => {
+            let header = HeaderSync::new(header_sync, Instant::now());
+            files.insert(
+                id,
+                OpenFile {
+                    recorder,
+                    spares,
+                    header,
+                    failure: None,
+                },
+            );
+        }
+        Command::Block { id, samples } => {
+            if let Some(file) = files.get_mut(&id) {
+                file.append(&samples);
+                file.recycle(samples);
+            }
+        }
+        Command::Finish { id, samples, reply } => {
+            if let Some(mut file) = files.remove(&id) {
+                file.append(&samples);
+                deliver(file.finish(), reply);
+            }
+        }
+        Command::Shutdown => return ControlFlow::Break(()),
+    }
+    ControlFlow::Continue(())
 }
 
 /// Sends a finished recording's summary to whoever waits for it, or logs it.
