@@ -23,7 +23,7 @@ use crate::desk::users::Users;
 use crate::media::{MediaEngine, Prompt, RtpPortPool};
 use crate::recording::RecordingService;
 use crate::sip::Endpoint;
-use crate::store::Store;
+use crate::store::{CallJournal, Store};
 use crate::telephony::{self, CallServices, Prompts};
 
 /// Runs the daemon until SIGINT or SIGTERM.
@@ -69,6 +69,7 @@ pub async fn run(
     let media_ip = media_ip(sip_addr.ip());
     let services = Arc::new(CallServices {
         store: store.clone(),
+        journal: CallJournal::start(store.clone()),
         recordings,
         recordings_root,
         ports: RtpPortPool::new(config.media.rtp_ports),

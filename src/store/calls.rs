@@ -108,7 +108,135 @@ fn call_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
     })
 }
 
+/// One write to a call record, as the call goes. The [`Store`] methods
+/// below apply one at once; the [`CallJournal`](super::CallJournal) applies
+/// many in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallWrite {
+    /// The call has just been offered, with what the archive said about its
+    /// caller.
+    Offered {
+        call: NewCall,
+        caller: Option<CallerMatch>,
+    },
+    /// The call was answered; its recording goes to `recording_path`.
+    Answered {
+        id: String,
+        answered_at: i64,
+        recording_path: Option<String>,
+    },
+    /// The menu digit the caller pressed and the choice it means.
+    MenuChoice {
+        id: String,
+        digit: Option<String>,
+        choice: String,
+    },
+    /// Where in the recording the voice message starts and ends.
+    Voicemail {
+        id: String,
+        start_ms: i64,
+        end_ms: i64,
+    },
+    /// The call is over.
+    Ended { id: String, end: CallEnd },
+}
+
+impl CallWrite {
+    /// Runs the write's one statement on `conn` (a connection or a
+    /// transaction). An update of a call that does not exist is
+    /// [`StoreError::NotFound`] and changes nothing.
+    pub(super) async fn apply(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+        match self {
+            CallWrite::Offered { call, caller } => {
+                sqlx::query(
+                    "INSERT INTO calls (id, sip_call_id, direction, caller_raw, caller, dialled, \
+                     community, offered_at, node, caller_match, caller_person_id, caller_name, \
+                     caller_rooms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(&call.id)
+                .bind(&call.sip_call_id)
+                .bind(&call.direction)
+                .bind(&call.caller_raw)
+                .bind(&call.caller)
+                .bind(&call.dialled)
+                .bind(&call.community)
+                .bind(call.offered_at)
+                .bind(&call.node)
+                .bind(caller.as_ref().map(|c| c.kind.clone()))
+                .bind(caller.as_ref().and_then(|c| c.person_id.clone()))
+                .bind(caller.as_ref().and_then(|c| c.name.clone()))
+                .bind(caller.as_ref().and_then(|c| c.rooms.clone()))
+                .execute(conn)
+                .await?;
+                Ok(())
+            }
+            CallWrite::Answered {
+                id,
+                answered_at,
+                recording_path,
+            } => {
+                let done = sqlx::query(
+                    "UPDATE calls SET answered_at = $2, recording_path = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(*answered_at)
+                .bind(recording_path)
+                .execute(conn)
+                .await?;
+                expect_one(done.rows_affected(), id)
+            }
+            CallWrite::MenuChoice { id, digit, choice } => {
+                let done =
+                    sqlx::query("UPDATE calls SET menu_digit = $2, menu_choice = $3 WHERE id = $1")
+                        .bind(id)
+                        .bind(digit)
+                        .bind(choice)
+                        .execute(conn)
+                        .await?;
+                expect_one(done.rows_affected(), id)
+            }
+            CallWrite::Voicemail {
+                id,
+                start_ms,
+                end_ms,
+            } => {
+                let done = sqlx::query(
+                    "UPDATE calls SET voicemail_start_ms = $2, voicemail_end_ms = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(*start_ms)
+                .bind(*end_ms)
+                .execute(conn)
+                .await?;
+                expect_one(done.rows_affected(), id)
+            }
+            CallWrite::Ended { id, end } => {
+                let done = sqlx::query(
+                    "UPDATE calls SET ended_at = $2, end_reason = $3, end_code = $4, \
+                     sip_status = $5, duration_ms = $6, recording_sha256 = $7 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(end.ended_at)
+                .bind(&end.end_reason)
+                .bind(&end.end_code)
+                .bind(end.sip_status)
+                .bind(end.duration_ms)
+                .bind(&end.recording_sha256)
+                .execute(conn)
+                .await?;
+                expect_one(done.rows_affected(), id)
+            }
+        }
+    }
+}
+
 impl Store {
+    /// Applies one call-record write on its own.
+    pub async fn write_call(&self, write: &CallWrite) -> Result<(), StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        write.apply(&mut conn).await
+    }
+
     /// Records a call that has just been offered.
     pub async fn insert_call(&self, call: &NewCall) -> Result<(), StoreError> {
         self.insert_call_matched(call, None).await
@@ -121,27 +249,11 @@ impl Store {
         call: &NewCall,
         caller: Option<&CallerMatch>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO calls (id, sip_call_id, direction, caller_raw, caller, dialled, \
-             community, offered_at, node, caller_match, caller_person_id, caller_name, \
-             caller_rooms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(&call.id)
-        .bind(&call.sip_call_id)
-        .bind(&call.direction)
-        .bind(&call.caller_raw)
-        .bind(&call.caller)
-        .bind(&call.dialled)
-        .bind(&call.community)
-        .bind(call.offered_at)
-        .bind(&call.node)
-        .bind(caller.map(|c| c.kind.clone()))
-        .bind(caller.and_then(|c| c.person_id.clone()))
-        .bind(caller.and_then(|c| c.name.clone()))
-        .bind(caller.and_then(|c| c.rooms.clone()))
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        self.write_call(&CallWrite::Offered {
+            call: call.clone(),
+            caller: caller.cloned(),
+        })
+        .await
     }
 
     /// Marks the call answered and names the file its recording goes to.
@@ -151,14 +263,12 @@ impl Store {
         answered_at: i64,
         recording_path: Option<&str>,
     ) -> Result<(), StoreError> {
-        let done =
-            sqlx::query("UPDATE calls SET answered_at = $2, recording_path = $3 WHERE id = $1")
-                .bind(id)
-                .bind(answered_at)
-                .bind(recording_path)
-                .execute(self.pool())
-                .await?;
-        expect_one(done.rows_affected(), id)
+        self.write_call(&CallWrite::Answered {
+            id: id.to_string(),
+            answered_at,
+            recording_path: recording_path.map(str::to_string),
+        })
+        .await
     }
 
     /// Stores the menu digit the caller pressed and the choice it means.
@@ -168,13 +278,12 @@ impl Store {
         digit: Option<&str>,
         choice: &str,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE calls SET menu_digit = $2, menu_choice = $3 WHERE id = $1")
-            .bind(id)
-            .bind(digit)
-            .bind(choice)
-            .execute(self.pool())
-            .await?;
-        expect_one(done.rows_affected(), id)
+        self.write_call(&CallWrite::MenuChoice {
+            id: id.to_string(),
+            digit: digit.map(str::to_string),
+            choice: choice.to_string(),
+        })
+        .await
     }
 
     /// Stores where in the recording the voice message starts and ends.
@@ -184,33 +293,21 @@ impl Store {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE calls SET voicemail_start_ms = $2, voicemail_end_ms = $3 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(start_ms)
-        .bind(end_ms)
-        .execute(self.pool())
-        .await?;
-        expect_one(done.rows_affected(), id)
+        self.write_call(&CallWrite::Voicemail {
+            id: id.to_string(),
+            start_ms,
+            end_ms,
+        })
+        .await
     }
 
     /// Finishes the call record.
     pub async fn call_ended(&self, id: &str, end: &CallEnd) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE calls SET ended_at = $2, end_reason = $3, end_code = $4, sip_status = $5, \
-             duration_ms = $6, recording_sha256 = $7 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(end.ended_at)
-        .bind(&end.end_reason)
-        .bind(&end.end_code)
-        .bind(end.sip_status)
-        .bind(end.duration_ms)
-        .bind(&end.recording_sha256)
-        .execute(self.pool())
-        .await?;
-        expect_one(done.rows_affected(), id)
+        self.write_call(&CallWrite::Ended {
+            id: id.to_string(),
+            end: end.clone(),
+        })
+        .await
     }
 
     /// One call by id.

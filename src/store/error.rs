@@ -20,4 +20,6 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("no {entity} with id {id}")]
     NotFound { entity: &'static str, id: String },
+    #[error("the call journal has stopped")]
+    JournalStopped,
 }

@@ -11,6 +11,7 @@ mod archive_edit;
 mod calls;
 mod config;
 mod error;
+mod journal;
 mod tickets;
 mod users;
 
@@ -25,9 +26,10 @@ pub use archive::{
     ArchiveCommunity, ArchiveImport, ArchivePerson, ArchivePhone, ArchiveResidence, ConflictRow,
     ExportCursor, ExportRow, ImportCounts, LOOKUP_LIMIT, RoomQuery, StagedPhone, StagedRow,
 };
-pub use calls::{CallEnd, CallRecord, CallerMatch, NewCall};
+pub use calls::{CallEnd, CallRecord, CallWrite, CallerMatch, NewCall};
 pub use config::StoreConfig;
 pub use error::StoreError;
+pub use journal::CallJournal;
 pub use tickets::{
     HoldChange, StoredTicket, TicketEventRow, TicketHoldRow, TicketQuery, TicketRow, TicketRowPage,
     VersionedWrite,

@@ -15,7 +15,7 @@ use crate::media::{Codec, MediaEvent, MediaHandle, PortLease, SessionParams};
 use crate::recording::CallRecorder;
 use crate::sip::sdp::{self, AudioCodec, Direction, Negotiated, Sdp};
 use crate::sip::{DialogEvent, InviteServer, NonInviteServer, ReInvite, ServerDialog, StatusCode};
-use crate::store::{NewCall, unix_millis};
+use crate::store::{CallWrite, NewCall, unix_millis};
 
 use super::caller::look_up_caller;
 use super::config::{CommunityConfig, MENU_CHOICE_OTHER};
@@ -110,16 +110,19 @@ async fn handle_invite(
         node: services.node.clone(),
     };
     let caller = look_up_caller(&services, &call.caller_raw, area_code.as_ref()).await;
+    let call_id = call.id.clone();
     if let Err(err) = services
-        .store
-        .insert_call_matched(&call, Some(&caller.stored))
+        .journal
+        .write(CallWrite::Offered {
+            call,
+            caller: Some(caller.stored),
+        })
         .await
     {
         warn!(%err, "cannot record the call; refusing it");
         invite.reject(StatusCode::SERVICE_UNAVAILABLE).await;
         return;
     }
-    let call_id = call.id.clone();
     let mut record = CallRecordWriter {
         services: services.clone(),
         id: call_id.clone(),
@@ -321,12 +324,12 @@ async fn ring_and_answer(
     media.set_hold(negotiated.direction != Direction::SendRecv);
     let answered_at = Instant::now();
     if let Err(err) = services
-        .store
-        .call_answered(
-            call_id,
-            unix_millis(SystemTime::now()),
-            Some(&relative_path),
-        )
+        .journal
+        .write(CallWrite::Answered {
+            id: call_id.to_string(),
+            answered_at: unix_millis(SystemTime::now()),
+            recording_path: Some(relative_path),
+        })
         .await
     {
         warn!(%err, "cannot mark the call answered");

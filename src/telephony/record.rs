@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use crate::desk::VoiceMessageReporter;
 use crate::sip::StatusCode;
-use crate::store::{CallEnd, unix_millis};
+use crate::store::{CallEnd, CallWrite, unix_millis};
 
 use super::service::CallServices;
 
@@ -47,23 +47,23 @@ impl CallRecordWriter {
     }
 
     pub(super) async fn menu_choice(&self, digit: Option<&str>, code: &str) {
-        if let Err(err) = self
-            .services
-            .store
-            .call_menu_choice(&self.id, digit, code)
-            .await
-        {
+        let write = CallWrite::MenuChoice {
+            id: self.id.clone(),
+            digit: digit.map(str::to_string),
+            choice: code.to_string(),
+        };
+        if let Err(err) = self.services.journal.write(write).await {
             warn!(%err, "cannot store the menu choice");
         }
     }
 
     pub(super) async fn voicemail(&self, start_ms: i64, end_ms: i64) {
-        if let Err(err) = self
-            .services
-            .store
-            .call_voicemail(&self.id, start_ms, end_ms)
-            .await
-        {
+        let write = CallWrite::Voicemail {
+            id: self.id.clone(),
+            start_ms,
+            end_ms,
+        };
+        if let Err(err) = self.services.journal.write(write).await {
             warn!(%err, "cannot store the voice-message offsets");
         }
     }
@@ -86,7 +86,11 @@ impl CallRecordWriter {
             recording_sha256: sha256,
         };
         info!(reason, code, "call ended");
-        if let Err(err) = self.services.store.call_ended(&self.id, &end).await {
+        let write = CallWrite::Ended {
+            id: self.id.clone(),
+            end,
+        };
+        if let Err(err) = self.services.journal.write(write).await {
             warn!(%err, "cannot finish the call record");
         }
     }

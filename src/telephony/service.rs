@@ -15,7 +15,7 @@ use crate::desk::Tickets;
 use crate::media::{MediaEngine, Prompt, RtpPortPool};
 use crate::recording::{CallRecorder, RecordingService};
 use crate::sip::{Incoming, NonInviteServer, StatusCode};
-use crate::store::Store;
+use crate::store::{CallJournal, Store};
 
 use super::config::{HotlineConfig, IvrConfig, VoicemailConfig};
 use super::inbound;
@@ -54,6 +54,8 @@ impl Prompts {
 /// What every call task needs, shared read-only.
 pub struct CallServices {
     pub store: Store,
+    /// Call-record writes go through it, committed together.
+    pub journal: CallJournal,
     pub recordings: RecordingService,
     pub recordings_root: PathBuf,
     pub ports: RtpPortPool,
