@@ -161,6 +161,19 @@ impl Core {
                 .await;
         }
         dialog.state.remote_cseq = request.cseq;
+        if request.method == Method::Bye
+            && let Some(pending) = dialog.pending_ack.take()
+        {
+            // The ACK of our 2xx was lost and the caller has hung up
+            // already (RFC 3261 §15: a BYE ends the dialog whatever its
+            // state). The BYE gets its 200 here, and the TU, still waiting
+            // for the ACK, learns that the dialog has ended.
+            let _ = pending.reply.send(Err(SipError::DialogEnded {
+                call_id: key.call_id.clone(),
+            }));
+            self.dialogs.remove(&key);
+            return self.reply(request, StatusCode::OK, Vec::new()).await;
+        }
         let event = match request.method {
             Method::Invite => {
                 if let Some(dialog) = self.dialogs.get_mut(&key) {

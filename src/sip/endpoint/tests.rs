@@ -413,6 +413,50 @@ async fn draining_answers_new_invites_503() {
 }
 
 #[tokio::test]
+async fn a_bye_instead_of_the_lost_ack_gets_200_and_ends_the_answer() {
+    let (endpoint, mut incoming) = endpoint().await;
+    let socket = peer().await;
+    let me = socket.local_addr().expect("addr");
+    send(
+        &socket,
+        endpoint.local_addr(),
+        &request("INVITE", me, "inv", "call-lost-ack", None, 1),
+    )
+    .await;
+    assert!(status_line(&recv(&socket).await).contains("100"));
+    let server = next_invite(&mut incoming).await;
+    let answering = tokio::spawn(server.answer(b"v=0\r\n".to_vec()));
+    let ok = recv(&socket).await;
+    assert!(status_line(&ok).contains("200"), "{ok}");
+    let tag = to_tag(&ok);
+    // The ACK never arrives; the caller hangs up.
+    send(
+        &socket,
+        endpoint.local_addr(),
+        &request("BYE", me, "bye-lost-ack", "call-lost-ack", Some(&tag), 2),
+    )
+    .await;
+    let mut response = recv(&socket).await;
+    // A 2xx retransmission may come first.
+    while header(&response, "CSeq").is_some_and(|cseq| cseq.ends_with("INVITE")) {
+        response = recv(&socket).await;
+    }
+    assert!(
+        status_line(&response).starts_with("SIP/2.0 200"),
+        "{response}"
+    );
+    assert!(header(&response, "CSeq").expect("CSeq").ends_with("BYE"));
+    let answered = timeout(WAIT, answering)
+        .await
+        .expect("in time")
+        .expect("task");
+    assert!(
+        matches!(answered, Err(SipError::DialogEnded { .. })),
+        "{answered:?}"
+    );
+}
+
+#[tokio::test]
 async fn bye_from_the_peer_reaches_the_dialog() {
     let (endpoint, mut incoming) = endpoint().await;
     let socket = peer().await;
