@@ -14,7 +14,9 @@ use crate::desk::{self, AreaCode};
 use crate::media::{Codec, MediaEvent, MediaHandle, PortLease, SessionParams};
 use crate::recording::CallRecorder;
 use crate::sip::sdp::{self, AudioCodec, Direction, Negotiated, Sdp};
-use crate::sip::{DialogEvent, InviteServer, NonInviteServer, ReInvite, ServerDialog, StatusCode};
+use crate::sip::{
+    DialogEvent, InviteServer, NonInviteServer, ReInvite, ServerDialog, SipError, StatusCode,
+};
 use crate::store::{CallWrite, NewCall, unix_millis};
 
 use super::caller::look_up_caller;
@@ -268,6 +270,16 @@ async fn ring_and_answer(
     };
     let dialog = match invite.answer(body).await {
         Ok(answered) => answered,
+        Err(SipError::DialogEnded { .. }) => {
+            // Our ACK was lost and the caller's BYE came instead.
+            info!("caller hung up before the ACK arrived");
+            drop(recorder.0.finish().await);
+            return Err(Refused {
+                status: StatusCode::OK,
+                reason: Ending::CallerHangUp.reason(),
+                code: None,
+            });
+        }
         Err(err) => {
             warn!(%err, "answer not acknowledged");
             drop(recorder.0.finish().await);
@@ -369,10 +381,18 @@ async fn open_recording(
         today.format("%Y/%m/%d")
     );
     let path: PathBuf = services.recordings_root.join(&relative);
-    match services.recordings.open(path) {
-        Ok(recorder) => Ok((recorder, relative)),
-        Err(err) => {
+    // Creating a file can wait on the filesystem's journal: not on a
+    // worker thread, where it would hold up the SIP endpoint and media ticks.
+    let opener = services.clone();
+    let opened = tokio::task::spawn_blocking(move || opener.recordings.open(path)).await;
+    match opened {
+        Ok(Ok(recorder)) => Ok((recorder, relative)),
+        Ok(Err(err)) => {
             warn!(%err, "cannot open the recording; refusing the call");
+            Err(CallFailure::RecordingFailed)
+        }
+        Err(err) => {
+            warn!(%err, "opening the recording did not finish; refusing the call");
             Err(CallFailure::RecordingFailed)
         }
     }
