@@ -28,6 +28,8 @@ const BIND_ATTEMPTS: usize = 8;
 const INBOUND_QUEUE: usize = 1024;
 /// Read chunk for TCP connections.
 const TCP_READ_CHUNK: usize = 4096;
+/// The SIP UDP socket's receive buffer asked for (see `enlarge_receive_buffer`).
+const UDP_RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
 
 /// Something the transports report to the endpoint.
 #[derive(Debug)]
@@ -154,6 +156,18 @@ impl Transports {
     }
 }
 
+/// Asks for a UDP receive buffer of [`UDP_RECEIVE_BUFFER`] (the kernel caps
+/// it at `net.core.rmem_max`): the default (about 200 KiB) holds a few
+/// hundred messages, which a burst of calls overflows while the endpoint
+/// task waits for a worker thread, and every message dropped there is a
+/// retransmission or, for an ACK, a call that never gets confirmed.
+fn enlarge_receive_buffer(udp: &UdpSocket) {
+    let socket = socket2::SockRef::from(udp);
+    if let Err(error) = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER) {
+        tracing::warn!(%error, "cannot enlarge the SIP UDP receive buffer");
+    }
+}
+
 async fn bind_pair(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), SipError> {
     let mut attempt = 0;
     loop {
@@ -170,6 +184,7 @@ async fn bind_pair(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), SipEr
             addr: listen,
             source,
         })?;
+        enlarge_receive_buffer(&udp);
         match TcpListener::bind(addr).await {
             Ok(listener) => return Ok((udp, listener)),
             Err(error)
