@@ -405,6 +405,7 @@ impl OpenFile {
 /// dozen times a second instead of once per block.
 fn run_writer(inbox: &Receiver<Command>, header_sync: Duration) {
     let mut files: HashMap<u64, OpenFile> = HashMap::new();
+    let mut finishing = Vec::new();
     'serve: loop {
         let now = Instant::now();
         let next_sync = files
@@ -415,25 +416,32 @@ fn run_writer(inbox: &Receiver<Command>, header_sync: Duration) {
             Some(wait) => inbox.recv_timeout(wait),
             None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
+        let mut stop = false;
         match received {
             Ok(command) => {
-                if handle(&mut files, command, header_sync).is_break() {
-                    break 'serve;
-                }
-                loop {
+                stop = handle(&mut files, &mut finishing, command, header_sync).is_break();
+                while !stop {
                     match inbox.try_recv() {
                         Ok(command) => {
-                            if handle(&mut files, command, header_sync).is_break() {
-                                break 'serve;
-                            }
+                            stop =
+                                handle(&mut files, &mut finishing, command, header_sync).is_break();
                         }
                         Err(TryRecvError::Empty) => break,
-                        Err(TryRecvError::Disconnected) => break 'serve,
+                        Err(TryRecvError::Disconnected) => stop = true,
                     }
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Disconnected) => stop = true,
+        }
+        // The batch's finished files are closed together: the first fsync
+        // commits the filesystem's journal for all of them, and the ones
+        // after it find little left to write.
+        for (file, reply) in finishing.drain(..) {
+            deliver(OpenFile::finish(file), reply);
+        }
+        if stop {
+            break 'serve;
         }
         let now = Instant::now();
         for file in files.values_mut() {
@@ -446,9 +454,11 @@ fn run_writer(inbox: &Receiver<Command>, header_sync: Duration) {
     }
 }
 
-/// Applies one command; `Break` on shutdown.
+/// Applies one command (a finished file goes to `finishing`); `Break` on
+/// shutdown.
 fn handle(
     files: &mut HashMap<u64, OpenFile>,
+    finishing: &mut Vec<(OpenFile, Option<Reply>)>,
     command: Command,
     header_sync: Duration,
 ) -> ControlFlow<()> {
@@ -478,7 +488,7 @@ fn handle(
         Command::Finish { id, samples, reply } => {
             if let Some(mut file) = files.remove(&id) {
                 file.append(&samples);
-                deliver(file.finish(), reply);
+                finishing.push((file, reply));
             }
         }
         Command::Shutdown => return ControlFlow::Break(()),
