@@ -15,7 +15,9 @@ mode=${1:?usage: scripts/bench.sh cps RATE... | concurrent N [SECONDS]}
 shift
 
 cargo build --release --quiet
-work=$(mktemp -d /tmp/hotline-bench.XXXXXX)
+# HOTLINE_BENCH_DIR: where the data directory (database, recordings) goes;
+# default /tmp.
+work=$(mktemp -d "${HOTLINE_BENCH_DIR:-/tmp}/hotline-bench.XXXXXX")
 sed -e 's/answer_delay = "1s"/answer_delay = "0s"/' \
     -e "s|prompts_dir = \"prompts\"|prompts_dir = \"$PWD/config/prompts\"|" \
     -e 's/max_connections = 8/max_connections = 4/' \
@@ -24,7 +26,7 @@ sed -e 's/answer_delay = "1s"/answer_delay = "0s"/' \
 start_daemon() {
   HOTLINE_LOG=${HOTLINE_LOG:-warn,hotline::telephony=info} target/release/hotline serve \
     --config "$work/hotline.toml" --data-dir "$work/data" \
-    --sip-listen 127.0.0.1:0 --rtp-ports 20000-39999 \
+    --sip-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --rtp-ports 20000-39999 \
     >"$work/stdout" 2>"$work/daemon.log" &
   daemon=$!
   for _ in $(seq 1 100); do
@@ -42,7 +44,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$daemon/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$daemon/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$daemon/status"; }
 hz=$(getconf CLK_TCK)
-trap 'stop_daemon; rm -rf "$work"' EXIT
+# HOTLINE_BENCH_KEEP=1 keeps the data directory (and the daemon log) for a look.
+trap 'stop_daemon; [ -n "${HOTLINE_BENCH_KEEP:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
 
 stat_field() { # file column-name: last row's value of that column
   python3 - "$1" "$2" <<'PY'
