@@ -91,6 +91,29 @@ async fn established(
     call_id: &str,
 ) -> (ServerDialog, String) {
     let me = socket.local_addr().expect("addr");
+    let (answering, tag) = answered(socket, endpoint, incoming, call_id).await;
+    send(
+        socket,
+        endpoint.local_addr(),
+        &request("ACK", me, "ack", call_id, Some(&tag), 1),
+    )
+    .await;
+    let dialog = answering.await.expect("task").expect("answered");
+    (dialog, tag)
+}
+
+/// A call answered 200 and not yet acknowledged: the task waiting for the
+/// ACK, and our To tag.
+async fn answered(
+    socket: &UdpSocket,
+    endpoint: &Endpoint,
+    incoming: &mut mpsc::Receiver<Incoming>,
+    call_id: &str,
+) -> (
+    tokio::task::JoinHandle<Result<ServerDialog, SipError>>,
+    String,
+) {
+    let me = socket.local_addr().expect("addr");
     send(
         socket,
         endpoint.local_addr(),
@@ -102,15 +125,7 @@ async fn established(
     let answering = tokio::spawn(server.answer(b"v=0\r\n".to_vec()));
     let ok = recv(socket).await;
     assert!(status_line(&ok).contains("200"), "{ok}");
-    let tag = to_tag(&ok);
-    send(
-        socket,
-        endpoint.local_addr(),
-        &request("ACK", me, "ack", call_id, Some(&tag), 1),
-    )
-    .await;
-    let dialog = answering.await.expect("task").expect("answered");
-    (dialog, tag)
+    (answering, to_tag(&ok))
 }
 
 #[tokio::test(start_paused = true)]
@@ -417,18 +432,7 @@ async fn a_bye_instead_of_the_lost_ack_gets_200_and_ends_the_answer() {
     let (endpoint, mut incoming) = endpoint().await;
     let socket = peer().await;
     let me = socket.local_addr().expect("addr");
-    send(
-        &socket,
-        endpoint.local_addr(),
-        &request("INVITE", me, "inv", "call-lost-ack", None, 1),
-    )
-    .await;
-    assert!(status_line(&recv(&socket).await).contains("100"));
-    let server = next_invite(&mut incoming).await;
-    let answering = tokio::spawn(server.answer(b"v=0\r\n".to_vec()));
-    let ok = recv(&socket).await;
-    assert!(status_line(&ok).contains("200"), "{ok}");
-    let tag = to_tag(&ok);
+    let (answering, tag) = answered(&socket, &endpoint, &mut incoming, "call-lost-ack").await;
     // The ACK never arrives; the caller hangs up.
     send(
         &socket,
