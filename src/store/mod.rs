@@ -8,6 +8,7 @@
 
 mod archive;
 mod archive_edit;
+mod archive_import;
 mod calls;
 mod config;
 mod error;
@@ -22,9 +23,10 @@ use sqlx::Executor;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 
 pub use archive::{
-    ArchiveCommunity, ArchiveImport, ArchivePerson, ArchivePhone, ArchiveResidence, ConflictRow,
-    ExportCursor, ExportRow, ImportCounts, LOOKUP_LIMIT, RoomQuery, StagedPhone, StagedRow,
+    ArchiveCommunity, ArchivePerson, ArchivePhone, ArchiveResidence, ExportCursor, ExportRow,
+    LOOKUP_LIMIT, RoomQuery,
 };
+pub use archive_import::{ArchiveImport, ConflictRow, ImportCounts, StagedPhone, StagedRow};
 pub use calls::{CallEnd, CallRecord, CallerMatch, NewCall};
 pub use config::StoreConfig;
 pub use error::StoreError;
