@@ -7,7 +7,7 @@
 
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::{Store, StoreError};
 
@@ -287,7 +287,7 @@ fn self_now() -> i64 {
 }
 
 pub(super) async fn insert_community(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     id: &str,
     code: &str,
     name: &str,
@@ -303,7 +303,7 @@ pub(super) async fn insert_community(
     .bind(name)
     .bind(numbers)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(())
 }

@@ -2,11 +2,24 @@
 //! chunks inside one transaction, then conflicts found and the archive
 //! upserted set-wise; committed or rolled back whole.
 //!
+//! The import runs on a connection of its own, closed when it ends: its
+//! TEMP tables and its settings go with it. The rows go into a TEMP table
+//! (`archive_import_stage`: no index but the row number, never in the
+//! database file or its WAL). Then, in order: one sort finds the keys that
+//! repeat and marks their later rows (`duplicate` or `conflict`); the new
+//! rooms and people are inserted; one pass resolves every other row's room
+//! and person and decides its outcome against the archive as it was, into
+//! a narrow TEMP table (`archive_import_ids`); residences and phones are
+//! written from that. A row that changes nothing costs its lookups and its
+//! line in that table, no write to the archive.
+//!
 //! Knows the identity keys only as opaque columns, like `archive`.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
-use sqlx::{Any, Executor, Row, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, Executor, Row};
 
 use super::archive::{derived_code, insert_community, new_id};
 use super::{Engine, Store, StoreError};
@@ -17,15 +30,20 @@ use super::{Engine, Store, StoreError};
 /// for 100,000 rows, one bound row a statement 3.8 s).
 const STAGE_CHUNK: usize = 500;
 /// Columns of a staged row.
-const STAGE_COLUMNS: usize = 23;
-/// Fresh ids per staged row: room, person, mobile, phone.
-const STAGED_IDS: usize = 4;
-/// SQLite page cache of the import's connection, in KiB, while it runs
-/// (the default is 2,000 KiB): the staging rows, their index and the
-/// archive's indexes are touched in no useful order, and a cache this size
-/// keeps the hot pages of a 1,000,000-row import. Bounded, whatever the
-/// file's size.
+const STAGE_COLUMNS: usize = 18;
+/// SQLite page cache of the import's connection for the archive's tables,
+/// in KiB, while it runs (the default is 2,000 KiB): people are looked up
+/// and inserted in file order, which is no order of their identity index,
+/// and a cache this size keeps most of that index of a 1,000,000-row
+/// archive. Bounded, whatever the file's size.
 const IMPORT_CACHE_KIB: i64 = 65_536;
+/// SQLite page cache for the TEMP tables, in KiB: they are written and
+/// read in row order (the one sort has its own memory), so a small cache
+/// does. Bounded too; the rest of the staged rows is in a temporary file.
+const IMPORT_TEMP_CACHE_KIB: i64 = 8_192;
+/// Length of the part of an import's fresh ids that the import shares:
+/// a UUIDv7 up to its last group (`xxxxxxxx-xxxx-7xxx-xxxx-`).
+const ID_PREFIX_LEN: usize = 24;
 
 /// A phone as staged for the import.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,48 +105,80 @@ pub struct ConflictRow {
 
 /// An import in progress: one transaction, committed or rolled back whole.
 pub struct ArchiveImport {
-    tx: Transaction<'static, Any>,
-    /// SQLite: the connection's page cache before the import, restored
-    /// when it ends.
-    cache_size: Option<i64>,
-    import_id: String,
+    /// In a transaction from start to end; closed, not returned to the pool,
+    /// when the import ends or is dropped (which rolls back).
+    conn: PoolConnection<Any>,
+    engine: Engine,
+    /// The shared part of the ids this import makes (see [`ID_PREFIX_LEN`]).
+    id_prefix: String,
     now: i64,
     buffer: Vec<StagedRow>,
+    staged: u64,
+    /// Time spent in the staging statements.
+    staging: std::time::Duration,
     communities: HashMap<String, String>,
 }
 
 impl Store {
     /// Starts an import: everything it does is one transaction.
     pub async fn archive_import(&self, now: i64) -> Result<ArchiveImport, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let mut cache_size = None;
+        let mut conn = self.pool().acquire().await?;
+        conn.close_on_drop();
         if self.engine() == Engine::Sqlite {
-            let before: i64 = sqlx::query("PRAGMA cache_size")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-            (&mut *tx)
-                .execute(format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}").as_str())
+            (&mut *conn)
+                .execute(format!("PRAGMA cache_size = -{IMPORT_CACHE_KIB}; PRAGMA temp.cache_size = -{IMPORT_TEMP_CACHE_KIB}").as_str())
                 .await?;
-            cache_size = Some(before);
-        }
-        if self.engine() == Engine::Postgres {
+            // The archive's write lock from the start, as a writer: a
+            // deferred transaction that read first could not write later
+            // if the daemon committed meanwhile (SQLITE_BUSY_SNAPSHOT).
+            (&mut *conn).execute("BEGIN IMMEDIATE").await?;
+        } else {
+            (&mut *conn).execute("BEGIN").await?;
             // The staged rows are standard string literals (see `push_text`):
             // a backslash in them must stay a backslash.
-            (&mut *tx)
+            (&mut *conn)
                 .execute("SET LOCAL standard_conforming_strings = on")
                 .await?;
         }
+        for create in [CREATE_STAGE, CREATE_REPEATS, CREATE_IDS] {
+            (&mut *conn).execute(create).await?;
+        }
+        let uuid = new_id();
         Ok(ArchiveImport {
-            tx,
-            cache_size,
-            import_id: new_id(),
+            conn,
+            engine: self.engine(),
+            id_prefix: uuid[..ID_PREFIX_LEN].to_owned(),
             now,
             buffer: Vec::with_capacity(STAGE_CHUNK),
+            staged: 0,
+            staging: std::time::Duration::ZERO,
             communities: HashMap::new(),
         })
     }
 }
+
+/// The staged rows, in file order. `row_no` is SQLite's rowid (and a
+/// 32-bit integer on PostgreSQL: files have fewer rows than that).
+/// `first_row` and `outcome` are set only on repeated rows.
+const CREATE_STAGE: &str = "CREATE TEMP TABLE archive_import_stage (\
+     row_no INTEGER PRIMARY KEY, community_id TEXT NOT NULL, building TEXT NOT NULL, \
+     entrance BIGINT NOT NULL, room TEXT NOT NULL, name TEXT NOT NULL, \
+     identity TEXT NOT NULL, role TEXT NOT NULL, note TEXT NOT NULL, \
+     mobile_number TEXT, mobile_ext TEXT, mobile_kind TEXT, mobile_raw TEXT, \
+     phone_number TEXT, phone_ext TEXT, phone_kind TEXT, phone_raw TEXT, \
+     record TEXT NOT NULL, first_row BIGINT, outcome TEXT)";
+/// The (community, room, person) keys that more than one row has, and
+/// the first of those rows.
+const CREATE_REPEATS: &str = "CREATE TEMP TABLE archive_import_repeats (\
+     identity TEXT NOT NULL, name TEXT NOT NULL, community_id TEXT NOT NULL, \
+     building TEXT NOT NULL, entrance BIGINT NOT NULL, room TEXT NOT NULL, \
+     first_row BIGINT NOT NULL, \
+     PRIMARY KEY (identity, name, community_id, building, entrance, room))";
+/// Every staged row but the conflicting ones, with its room, its person
+/// and its outcome (`inserted`, `updated`, `unchanged`).
+const CREATE_IDS: &str = "CREATE TEMP TABLE archive_import_ids (\
+     row_no INTEGER PRIMARY KEY, room_id TEXT NOT NULL, person_id TEXT NOT NULL, \
+     outcome TEXT NOT NULL)";
 
 type PhoneColumns = (
     Option<String>,
@@ -146,12 +196,11 @@ fn split_phone(phone: Option<StagedPhone>) -> PhoneColumns {
 }
 
 /// The staging INSERT up to its VALUES; rows follow, in column order.
-const STAGE_INSERT: &str = "INSERT INTO archive_import_rows (import_id, row_no, community_id, \
-     building, entrance, room, name, identity, role, note, mobile_number, mobile_ext, \
-     mobile_kind, mobile_raw, phone_number, phone_ext, phone_kind, phone_raw, room_id, \
-     person_id, mobile_id, phone_id, record) VALUES ";
+const STAGE_INSERT: &str = "INSERT INTO archive_import_stage (row_no, community_id, building, \
+     entrance, room, name, identity, role, note, mobile_number, mobile_ext, mobile_kind, \
+     mobile_raw, phone_number, phone_ext, phone_kind, phone_raw, record) VALUES ";
 /// A staged row's usual size as SQL text, to size the statement buffer.
-const STAGE_ROW_BYTES: usize = 512;
+const STAGE_ROW_BYTES: usize = 320;
 
 /// Whether any text of the row holds a NUL, which no SQL literal can carry.
 fn row_has_nul(row: &StagedRow) -> bool {
@@ -203,11 +252,9 @@ fn push_optional_text(sql: &mut String, text: Option<&str>) {
 
 /// Appends one staged row as a parenthesised list of literals, in the
 /// column order of [`STAGE_INSERT`]. The row has no NUL.
-fn push_row_literal(sql: &mut String, import_id: &str, row: StagedRow) {
+fn push_row_literal(sql: &mut String, row: StagedRow) {
     use std::fmt::Write as _;
-    sql.push('(');
-    push_text(sql, import_id);
-    write!(sql, ",{},", row.row_no).expect("writing to a String cannot fail");
+    write!(sql, "({},", row.row_no).expect("writing to a String cannot fail");
     push_text(sql, &row.community_id);
     sql.push(',');
     push_text(sql, &row.building);
@@ -227,10 +274,6 @@ fn push_row_literal(sql: &mut String, import_id: &str, row: StagedRow) {
         push_optional_text(sql, p.map(|p| p.raw.as_str()));
         sql.push(',');
     }
-    for _ in 0..STAGED_IDS {
-        push_text(sql, &new_id());
-        sql.push(',');
-    }
     push_text(sql, &row.record.join(&RECORD_SEPARATOR.to_string()));
     sql.push(')');
 }
@@ -238,89 +281,136 @@ fn push_row_literal(sql: &mut String, import_id: &str, row: StagedRow) {
 /// Separates the fields of a staged record (ASCII unit separator).
 const RECORD_SEPARATOR: char = '\u{1f}';
 
-/// Outcomes written into `archive_import_rows.outcome`.
-const CONFLICT: &str = "conflict";
-const DUPLICATE: &str = "duplicate";
+/// Outcomes written into `archive_import_ids.outcome`.
 const INSERTED: &str = "inserted";
 const UPDATED: &str = "updated";
 const UNCHANGED: &str = "unchanged";
 
-/// The set-wise steps of an import, in order. `$1` is the import id, `$2`
-/// the time; `s` is `archive_import_rows`.
-const APPLY_STEPS: &[&str] = &[
-    // The first row of each (community, room, person) key.
-    "UPDATE archive_import_rows SET first_row = (SELECT MIN(f.row_no) \
-     FROM archive_import_rows f WHERE f.import_id = archive_import_rows.import_id \
-     AND f.community_id = archive_import_rows.community_id \
-     AND f.building = archive_import_rows.building \
-     AND f.entrance = archive_import_rows.entrance AND f.room = archive_import_rows.room \
-     AND f.name = archive_import_rows.name AND f.identity = archive_import_rows.identity) \
-     WHERE import_id = $1 AND $2 = $2",
-    // A later row of the same key that says otherwise conflicts.
-    "UPDATE archive_import_rows SET outcome = 'conflict' WHERE import_id = $1 AND $2 = $2 \
-     AND row_no <> first_row AND EXISTS (SELECT 1 FROM archive_import_rows f \
-     WHERE f.import_id = archive_import_rows.import_id \
-     AND f.row_no = archive_import_rows.first_row \
-     AND (f.role <> archive_import_rows.role OR f.note <> archive_import_rows.note))",
-    "UPDATE archive_import_rows SET outcome = 'duplicate' WHERE import_id = $1 AND $2 = $2 \
-     AND row_no <> first_row AND outcome IS NULL",
-    "INSERT INTO archive_rooms (id, community_id, building, entrance, room, created_at) \
-     SELECT room_id, community_id, building, entrance, room, $2 FROM archive_import_rows \
-     WHERE import_id = $1 AND outcome IS NULL \
-     ON CONFLICT (community_id, building, entrance, room) DO NOTHING",
-    "UPDATE archive_import_rows SET room_id = r.id FROM archive_rooms r \
-     WHERE archive_import_rows.import_id = $1 AND $2 = $2 \
-     AND r.community_id = archive_import_rows.community_id \
-     AND r.building = archive_import_rows.building \
-     AND r.entrance = archive_import_rows.entrance AND r.room = archive_import_rows.room",
-    "INSERT INTO archive_people (id, community_id, name, identity, created_at) \
-     SELECT person_id, community_id, name, identity, $2 FROM archive_import_rows \
-     WHERE import_id = $1 AND outcome IS NULL \
-     ON CONFLICT (community_id, name, identity) DO NOTHING",
-    "UPDATE archive_import_rows SET person_id = p.id FROM archive_people p \
-     WHERE archive_import_rows.import_id = $1 AND $2 = $2 \
-     AND p.community_id = archive_import_rows.community_id \
-     AND p.name = archive_import_rows.name AND p.identity = archive_import_rows.identity",
-    // New residences, changed residences, new phones.
-    "UPDATE archive_import_rows SET outcome = 'inserted' WHERE import_id = $1 AND $2 = $2 \
-     AND outcome IS NULL AND NOT EXISTS (SELECT 1 FROM archive_residences x \
-     WHERE x.person_id = archive_import_rows.person_id \
-     AND x.room_id = archive_import_rows.room_id)",
-    "UPDATE archive_import_rows SET outcome = 'updated' WHERE import_id = $1 AND $2 = $2 \
-     AND outcome IS NULL AND EXISTS (SELECT 1 FROM archive_residences x \
-     WHERE x.person_id = archive_import_rows.person_id \
-     AND x.room_id = archive_import_rows.room_id \
-     AND (x.role <> archive_import_rows.role OR x.note <> archive_import_rows.note))",
-    "UPDATE archive_import_rows SET outcome = 'updated' WHERE import_id = $1 AND $2 = $2 \
-     AND (outcome IS NULL OR outcome = 'duplicate') AND ( \
-     (mobile_number IS NOT NULL AND NOT EXISTS (SELECT 1 FROM archive_phones g \
-       WHERE g.person_id = archive_import_rows.person_id \
-       AND g.number = archive_import_rows.mobile_number \
-       AND g.extension = archive_import_rows.mobile_ext)) \
-     OR (phone_number IS NOT NULL AND NOT EXISTS (SELECT 1 FROM archive_phones g \
-       WHERE g.person_id = archive_import_rows.person_id \
-       AND g.number = archive_import_rows.phone_number \
-       AND g.extension = archive_import_rows.phone_ext)))",
-    "UPDATE archive_import_rows SET outcome = 'unchanged' WHERE import_id = $1 AND $2 = $2 \
-     AND (outcome IS NULL OR outcome = 'duplicate')",
-    // Apply.
-    "INSERT INTO archive_residences (person_id, room_id, role, note, updated_at) \
-     SELECT person_id, room_id, role, note, $2 FROM archive_import_rows \
-     WHERE import_id = $1 AND outcome = 'inserted'",
-    "UPDATE archive_residences SET role = s.role, note = s.note, updated_at = $2 \
-     FROM archive_import_rows s WHERE s.import_id = $1 AND s.outcome = 'updated' \
-     AND s.row_no = s.first_row AND archive_residences.person_id = s.person_id \
-     AND archive_residences.room_id = s.room_id",
-    "INSERT INTO archive_phones (id, person_id, number, extension, kind, raw, source, created_at) \
-     SELECT mobile_id, person_id, mobile_number, mobile_ext, mobile_kind, mobile_raw, 'mobile', $2 \
-     FROM archive_import_rows WHERE import_id = $1 AND outcome <> 'conflict' \
-     AND mobile_number IS NOT NULL ORDER BY row_no \
-     ON CONFLICT (person_id, number, extension) DO NOTHING",
-    "INSERT INTO archive_phones (id, person_id, number, extension, kind, raw, source, created_at) \
-     SELECT phone_id, person_id, phone_number, phone_ext, phone_kind, phone_raw, 'phone', $2 \
-     FROM archive_import_rows WHERE import_id = $1 AND outcome <> 'conflict' \
-     AND phone_number IS NOT NULL ORDER BY row_no \
-     ON CONFLICT (person_id, number, extension) DO NOTHING",
+// The set-wise steps of an import, in order (see the module doc). `s` is
+// the staged row, `i` its line in `archive_import_ids`.
+//
+// Fresh ids: the import's id prefix (`$1`) and twelve decimal digits,
+// `4 × row number + k` (k: 0 room, 1 person, 2 mobile, 3 phone) — a
+// UUIDv7 whose last 48 bits count, unique within the import, ordered like
+// the file. Decimal digits because neither engine has the other's hex
+// formatting; `substr(CAST(10^12 + n AS TEXT), 2)` pads on both.
+
+/// One sort of the staged rows. Identity first: it nearly always tells
+/// two keys apart, so the comparisons stop early.
+const FIND_REPEATS: &str = "INSERT INTO archive_import_repeats \
+     (identity, name, community_id, building, entrance, room, first_row) \
+     SELECT identity, name, community_id, building, entrance, room, MIN(row_no) \
+     FROM archive_import_stage \
+     GROUP BY identity, name, community_id, building, entrance, room HAVING COUNT(*) > 1";
+/// Marks every row after the first of a repeated key: `duplicate` when it
+/// says what the first says, else `conflict`. Run only when keys repeat.
+const MARK_REPEATS: &str = "UPDATE archive_import_stage SET first_row = k.first_row, \
+     outcome = CASE WHEN f.role = archive_import_stage.role \
+     AND f.note = archive_import_stage.note THEN 'duplicate' ELSE 'conflict' END \
+     FROM archive_import_repeats k JOIN archive_import_stage f ON f.row_no = k.first_row \
+     WHERE k.identity = archive_import_stage.identity AND k.name = archive_import_stage.name \
+     AND k.community_id = archive_import_stage.community_id \
+     AND k.building = archive_import_stage.building \
+     AND k.entrance = archive_import_stage.entrance AND k.room = archive_import_stage.room \
+     AND archive_import_stage.row_no <> k.first_row";
+/// Rooms not in the archive yet. `$1` id prefix, `$2` time.
+const INSERT_ROOMS: &str = "INSERT INTO archive_rooms \
+     (id, community_id, building, entrance, room, created_at) \
+     SELECT $1 || substr(CAST(1000000000000 + 4 * CAST(s.row_no AS BIGINT) AS TEXT), 2), \
+     s.community_id, s.building, s.entrance, s.room, $2 FROM archive_import_stage s \
+     WHERE s.outcome IS NULL ORDER BY s.row_no \
+     ON CONFLICT (community_id, building, entrance, room) DO NOTHING";
+/// People not in the archive yet. In file order: sorted by identity this
+/// step is faster, but the table's rows then lie in identity order and a
+/// re-import, which looks every person up by identity and then reads its
+/// row, pays twice as much. `$1` id prefix, `$2` time.
+const INSERT_PEOPLE: &str = "INSERT INTO archive_people \
+     (id, community_id, name, identity, created_at) \
+     SELECT $1 || substr(CAST(1000000000001 + 4 * CAST(s.row_no AS BIGINT) AS TEXT), 2), \
+     s.community_id, s.name, s.identity, $2 FROM archive_import_stage s \
+     WHERE s.outcome IS NULL ORDER BY s.row_no \
+     ON CONFLICT (community_id, name, identity) DO NOTHING";
+/// Each row that does not conflict, with its room and person, and what it
+/// does to the archive as it was before its residences and phones are
+/// written: a first row whose residence is missing inserts it, one whose
+/// residence says otherwise updates it; any row bringing a phone its
+/// person lacks updates; the rest are unchanged.
+///
+/// A person this very row inserted is found by the id it was given, on the
+/// primary key in file order (`own`); only the others (people already in
+/// the archive, or a person's later rows) are looked up by identity (`p`),
+/// which file order scatters. `own` found, the identity key is NULL and
+/// that lookup is skipped. `$1` id prefix.
+const RESOLVE: &str = "INSERT INTO archive_import_ids (row_no, room_id, person_id, outcome) \
+     SELECT s.row_no, r.id, COALESCE(own.id, p.id), CASE \
+     WHEN s.outcome IS NULL AND x.person_id IS NULL THEN 'inserted' \
+     WHEN s.outcome IS NULL AND (x.role <> s.role OR x.note <> s.note) THEN 'updated' \
+     WHEN (s.mobile_number IS NOT NULL AND NOT EXISTS (SELECT 1 FROM archive_phones g \
+       WHERE g.person_id = COALESCE(own.id, p.id) AND g.number = s.mobile_number \
+       AND g.extension = s.mobile_ext)) \
+     OR (s.phone_number IS NOT NULL AND NOT EXISTS (SELECT 1 FROM archive_phones g \
+       WHERE g.person_id = COALESCE(own.id, p.id) AND g.number = s.phone_number \
+       AND g.extension = s.phone_ext)) THEN 'updated' \
+     ELSE 'unchanged' END \
+     FROM archive_import_stage s \
+     JOIN archive_rooms r ON r.community_id = s.community_id AND r.building = s.building \
+     AND r.entrance = s.entrance AND r.room = s.room \
+     LEFT JOIN archive_people own \
+     ON own.id = $1 || substr(CAST(1000000000001 + 4 * CAST(s.row_no AS BIGINT) AS TEXT), 2) \
+     LEFT JOIN archive_people p \
+     ON p.community_id = CASE WHEN own.id IS NULL THEN s.community_id END \
+     AND p.name = s.name AND p.identity = s.identity \
+     LEFT JOIN archive_residences x \
+     ON x.person_id = COALESCE(own.id, p.id) AND x.room_id = r.id \
+     WHERE s.outcome IS NULL OR s.outcome = 'duplicate' ORDER BY s.row_no";
+/// The residences of updated first rows take their role and note. `$1` time.
+const UPDATE_RESIDENCES: &str = "UPDATE archive_residences \
+     SET role = s.role, note = s.note, updated_at = $1 \
+     FROM archive_import_ids i JOIN archive_import_stage s ON s.row_no = i.row_no \
+     WHERE i.outcome = 'updated' AND s.outcome IS NULL \
+     AND archive_residences.person_id = i.person_id AND archive_residences.room_id = i.room_id";
+/// `$1` time.
+const INSERT_RESIDENCES: &str = "INSERT INTO archive_residences \
+     (person_id, room_id, role, note, updated_at) \
+     SELECT i.person_id, i.room_id, s.role, s.note, $1 \
+     FROM archive_import_ids i JOIN archive_import_stage s ON s.row_no = i.row_no \
+     WHERE i.outcome = 'inserted' ORDER BY i.row_no";
+/// The phones of rows that may bring one (an unchanged row brings none),
+/// mobiles first. `$1` id prefix, `$2` time.
+const INSERT_MOBILES: &str = "INSERT INTO archive_phones \
+     (id, person_id, number, extension, kind, raw, source, created_at) \
+     SELECT $1 || substr(CAST(1000000000002 + 4 * CAST(s.row_no AS BIGINT) AS TEXT), 2), \
+     i.person_id, s.mobile_number, s.mobile_ext, s.mobile_kind, s.mobile_raw, 'mobile', $2 \
+     FROM archive_import_ids i JOIN archive_import_stage s ON s.row_no = i.row_no \
+     WHERE i.outcome <> 'unchanged' AND s.mobile_number IS NOT NULL ORDER BY i.row_no \
+     ON CONFLICT (person_id, number, extension) DO NOTHING";
+/// `$1` id prefix, `$2` time.
+const INSERT_PHONES: &str = "INSERT INTO archive_phones \
+     (id, person_id, number, extension, kind, raw, source, created_at) \
+     SELECT $1 || substr(CAST(1000000000003 + 4 * CAST(s.row_no AS BIGINT) AS TEXT), 2), \
+     i.person_id, s.phone_number, s.phone_ext, s.phone_kind, s.phone_raw, 'phone', $2 \
+     FROM archive_import_ids i JOIN archive_import_stage s ON s.row_no = i.row_no \
+     WHERE i.outcome <> 'unchanged' AND s.phone_number IS NOT NULL ORDER BY i.row_no \
+     ON CONFLICT (person_id, number, extension) DO NOTHING";
+
+/// What a step binds.
+enum Binds {
+    None,
+    Time,
+    IdPrefix,
+    IdPrefixAndTime,
+}
+
+/// The steps of [`ArchiveImport::apply`] after the repeats, named for the
+/// log.
+const APPLY_STEPS: &[(&str, &str, Binds)] = &[
+    ("insert rooms", INSERT_ROOMS, Binds::IdPrefixAndTime),
+    ("insert people", INSERT_PEOPLE, Binds::IdPrefixAndTime),
+    ("resolve", RESOLVE, Binds::IdPrefix),
+    ("update residences", UPDATE_RESIDENCES, Binds::Time),
+    ("insert residences", INSERT_RESIDENCES, Binds::Time),
+    ("insert mobiles", INSERT_MOBILES, Binds::IdPrefixAndTime),
+    ("insert phones", INSERT_PHONES, Binds::IdPrefixAndTime),
 ];
 
 impl ArchiveImport {
@@ -335,14 +425,14 @@ impl ArchiveImport {
              ORDER BY CASE WHEN name = $1 THEN 0 ELSE 1 END LIMIT 1",
         )
         .bind(name_or_code)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(&mut *self.conn)
         .await?;
         let id = match found {
             Some(row) => row.try_get("id")?,
             None => {
                 let id = new_id();
                 let code = derived_code(name_or_code);
-                insert_community(&mut self.tx, &id, &code, name_or_code, "", self.now).await?;
+                insert_community(&mut self.conn, &id, &code, name_or_code, "", self.now).await?;
                 id
             }
         };
@@ -350,7 +440,8 @@ impl ArchiveImport {
         Ok(id)
     }
 
-    /// Stages one valid row; rows go to the database in chunks.
+    /// Stages one valid row; rows go to the database in chunks. Rows come
+    /// in file order, each row number once.
     pub async fn stage(&mut self, row: StagedRow) -> Result<(), StoreError> {
         self.buffer.push(row);
         if self.buffer.len() >= STAGE_CHUNK {
@@ -367,6 +458,7 @@ impl ArchiveImport {
         sql.push_str(STAGE_INSERT);
         let mut literal_rows = 0;
         for row in std::mem::take(&mut self.buffer) {
+            self.staged += 1;
             if row_has_nul(&row) {
                 // A NUL cannot be written in a SQL literal (SQLite ends the
                 // statement there): the row goes in bound, on its own.
@@ -376,13 +468,15 @@ impl ArchiveImport {
             if literal_rows > 0 {
                 sql.push(',');
             }
-            push_row_literal(&mut sql, &self.import_id, row);
+            push_row_literal(&mut sql, row);
             literal_rows += 1;
         }
         if literal_rows > 0 {
             // No arguments: neither engine prepares or caches the statement
             // (PostgreSQL runs it with the simple query protocol).
-            (&mut *self.tx).execute(sql.as_str()).await?;
+            let started = Instant::now();
+            (&mut *self.conn).execute(sql.as_str()).await?;
+            self.staging += started.elapsed();
         }
         Ok(())
     }
@@ -396,7 +490,6 @@ impl ArchiveImport {
         let sql = format!("{STAGE_INSERT}({placeholders})");
         let (mobile, phone) = (split_phone(row.mobile), split_phone(row.phone));
         sqlx::query(&sql)
-            .bind(self.import_id.clone())
             .bind(row.row_no)
             .bind(row.community_id)
             .bind(row.building)
@@ -414,12 +507,8 @@ impl ArchiveImport {
             .bind(phone.1)
             .bind(phone.2)
             .bind(phone.3)
-            .bind(new_id())
-            .bind(new_id())
-            .bind(new_id())
-            .bind(new_id())
             .bind(row.record.join(&RECORD_SEPARATOR.to_string()))
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await?;
         Ok(())
     }
@@ -428,33 +517,71 @@ impl ArchiveImport {
     /// happened to them. The rows stay staged until [`Self::finish`].
     pub async fn apply(&mut self) -> Result<ImportCounts, StoreError> {
         self.flush().await?;
-        for step in APPLY_STEPS {
-            sqlx::query(step)
-                .bind(&self.import_id)
-                .bind(self.now)
-                .execute(&mut *self.tx)
+        tracing::debug!(
+            rows = self.staged,
+            elapsed_ms = self.staging.as_millis(),
+            "archive import staged"
+        );
+        if self.engine == Engine::Postgres {
+            // Temporary tables are never analysed on their own; without
+            // statistics the planner takes the staged rows for a handful.
+            (&mut *self.conn)
+                .execute("ANALYZE archive_import_stage")
                 .await?;
         }
-        let rows = sqlx::query(
-            "SELECT outcome, COUNT(*) AS n FROM archive_import_rows WHERE import_id = $1 \
-             GROUP BY outcome",
-        )
-        .bind(&self.import_id)
-        .fetch_all(&mut *self.tx)
-        .await?;
+        let repeated = self
+            .step("find repeats", FIND_REPEATS, &Binds::None)
+            .await?;
+        if repeated > 0 {
+            self.step("mark repeats", MARK_REPEATS, &Binds::None)
+                .await?;
+        }
+        for (name, sql, binds) in APPLY_STEPS {
+            self.step(name, sql, binds).await?;
+            if *name == "resolve" && self.engine == Engine::Postgres {
+                (&mut *self.conn)
+                    .execute("ANALYZE archive_import_ids")
+                    .await?;
+            }
+        }
+        let rows =
+            sqlx::query("SELECT outcome, COUNT(*) AS n FROM archive_import_ids GROUP BY outcome")
+                .fetch_all(&mut *self.conn)
+                .await?;
         let mut counts = ImportCounts::default();
         for row in rows {
-            let outcome: Option<String> = row.try_get("outcome")?;
+            let outcome: String = row.try_get("outcome")?;
             let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
-            match outcome.as_deref() {
-                Some(INSERTED) => counts.inserted += n,
-                Some(UPDATED) => counts.updated += n,
-                Some(UNCHANGED | DUPLICATE) => counts.unchanged += n,
-                Some(CONFLICT) => counts.conflicts += n,
+            match outcome.as_str() {
+                INSERTED => counts.inserted += n,
+                UPDATED => counts.updated += n,
+                UNCHANGED => counts.unchanged += n,
                 _ => {}
             }
         }
+        // Every staged row that does not conflict has its line.
+        counts.conflicts = self.staged - (counts.inserted + counts.updated + counts.unchanged);
         Ok(counts)
+    }
+
+    /// Runs one set-wise step; returns the rows it touched.
+    async fn step(&mut self, name: &str, sql: &str, binds: &Binds) -> Result<u64, StoreError> {
+        let started = Instant::now();
+        let query = sqlx::query(sql);
+        let query = match binds {
+            Binds::None => query,
+            Binds::Time => query.bind(self.now),
+            Binds::IdPrefix => query.bind(&self.id_prefix),
+            Binds::IdPrefixAndTime => query.bind(&self.id_prefix).bind(self.now),
+        };
+        let rows = query.execute(&mut *self.conn).await?.rows_affected();
+        tracing::debug!(
+            step = name,
+            rows,
+            elapsed_ms = started.elapsed().as_millis(),
+            "archive import step"
+        );
+        Ok(rows)
     }
 
     /// Conflicting rows after `after_row`, at most `limit`, in row order.
@@ -465,15 +592,14 @@ impl ArchiveImport {
     ) -> Result<Vec<ConflictRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT s.row_no, s.first_row, s.role, s.note, s.record, f.role AS first_role, \
-             f.note AS first_note FROM archive_import_rows s \
-             JOIN archive_import_rows f ON f.import_id = s.import_id AND f.row_no = s.first_row \
-             WHERE s.import_id = $1 AND s.outcome = 'conflict' AND s.row_no > $2 \
-             ORDER BY s.row_no LIMIT $3",
+             f.note AS first_note FROM archive_import_stage s \
+             JOIN archive_import_stage f ON f.row_no = s.first_row \
+             WHERE s.outcome = 'conflict' AND s.row_no > $1 \
+             ORDER BY s.row_no LIMIT $2",
         )
-        .bind(&self.import_id)
         .bind(after_row)
         .bind(limit)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(&mut *self.conn)
         .await?;
         rows.iter()
             .map(|row| {
@@ -494,209 +620,21 @@ impl ArchiveImport {
             .collect()
     }
 
-    /// Empties the staging rows and commits (`keep`) or rolls back
-    /// everything (a dry run).
+    /// Commits (`keep`) or rolls back everything (a dry run), then closes
+    /// the import's connection, and its TEMP tables with it.
     pub async fn finish(mut self, keep: bool) -> Result<(), StoreError> {
-        if keep {
-            sqlx::query("DELETE FROM archive_import_rows WHERE import_id = $1")
-                .bind(&self.import_id)
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        if let Some(before) = self.cache_size {
-            // Back to the pool as it came out of it.
-            (&mut *self.tx)
-                .execute(format!("PRAGMA cache_size = {before}").as_str())
-                .await?;
-        }
-        if keep {
-            self.tx.commit().await?;
-        } else {
-            self.tx.rollback().await?;
-        }
+        let started = Instant::now();
+        let end = if keep { "COMMIT" } else { "ROLLBACK" };
+        (&mut *self.conn).execute(end).await?;
+        self.conn.close().await?;
+        tracing::debug!(
+            keep,
+            elapsed_ms = started.elapsed().as_millis(),
+            "archive import end"
+        );
         Ok(())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::testing;
-
-    fn mobile(number: &str, raw: &str) -> StagedPhone {
-        StagedPhone {
-            number: number.to_owned(),
-            extension: String::new(),
-            kind: "mobile".to_owned(),
-            raw: raw.to_owned(),
-        }
-    }
-
-    fn row(row_no: i64, community_id: &str, name: &str, role: &str, note: &str) -> StagedRow {
-        StagedRow {
-            row_no,
-            community_id: community_id.to_owned(),
-            building: "3".to_owned(),
-            entrance: 2,
-            room: "1201".to_owned(),
-            name: name.to_owned(),
-            identity: format!("tel:+86138{row_no:08}"),
-            role: role.to_owned(),
-            note: note.to_owned(),
-            mobile: Some(mobile(&format!("+86138{row_no:08}"), "138")),
-            phone: None,
-            record: vec![name.to_owned(), role.to_owned()],
-        }
-    }
-
-    async fn import(store: &Store, rows: &[StagedRow], keep: bool) -> ImportCounts {
-        let mut import = store.archive_import(1).await.expect("begin");
-        let community = import.community_id("金福花园").await.expect("community");
-        for r in rows {
-            let mut r = r.clone();
-            r.community_id = community.clone();
-            import.stage(r).await.expect("stage");
-        }
-        let counts = import.apply().await.expect("apply");
-        import.finish(keep).await.expect("finish");
-        counts
-    }
-
-    #[tokio::test]
-    async fn reimporting_the_same_rows_changes_nothing_on_both_engines() {
-        for store in testing::stores().await {
-            let rows = [
-                row(2, "", "张三", "owner", ""),
-                row(3, "", "李四", "tenant", ""),
-            ];
-            let first = import(&store, &rows, true).await;
-            assert_eq!((first.inserted, first.unchanged), (2, 0));
-            let again = import(&store, &rows, true).await;
-            assert_eq!(
-                again,
-                ImportCounts {
-                    unchanged: 2,
-                    ..ImportCounts::default()
-                }
-            );
-            let changed = [row(2, "", "张三", "owner", "新备注")];
-            assert_eq!(import(&store, &changed, true).await.updated, 1);
-            let found = store
-                .archive_by_phone("+8613800000002")
-                .await
-                .expect("find");
-            assert_eq!(found.len(), 1);
-            assert_eq!(found[0].residences[0].note, "新备注");
-        }
-    }
-
-    #[tokio::test]
-    async fn a_contradicting_later_row_is_a_conflict_and_a_dry_run_writes_nothing() {
-        for store in testing::stores().await {
-            let mut second = row(2, "", "张三", "tenant", "");
-            second.row_no = 5;
-            let counts = import(&store, &[row(2, "", "张三", "owner", ""), second], false).await;
-            assert_eq!((counts.inserted, counts.conflicts), (1, 1));
-            assert!(store.communities().await.expect("list").is_empty());
-            assert!(
-                store
-                    .archive_by_phone("+8613800000002")
-                    .await
-                    .expect("find")
-                    .is_empty()
-            );
-        }
-    }
-
-    #[test]
-    fn a_text_literal_doubles_its_quotes_and_keeps_backslashes() {
-        let mut sql = String::new();
-        push_text(&mut sql, r"O'Neil \n ''");
-        assert_eq!(sql, r"'O''Neil \n '''''");
-    }
-
-    #[tokio::test]
-    async fn quotes_backslashes_and_nul_bytes_are_staged_as_received_on_both_engines() {
-        for store in testing::stores().await {
-            let engine = store.engine();
-            let quoted = StagedRow {
-                record: vec!["a'b".to_owned(), r"c\d".to_owned()],
-                ..row(2, "", r"O'Brien \ 张'", "owner", "it's'); DROP TABLE x; --")
-            };
-            let mut rows = vec![quoted.clone()];
-            // PostgreSQL text cannot hold a NUL at all, bound or not.
-            if engine == Engine::Sqlite {
-                rows.push(StagedRow {
-                    record: vec!["nul\0here".to_owned()],
-                    ..row(3, "", "李四\0", "tenant", "")
-                });
-            }
-            // A contradicting copy of each row brings its record back.
-            let copies: Vec<StagedRow> = rows
-                .iter()
-                .map(|r| StagedRow {
-                    row_no: r.row_no + 10,
-                    role: "tenant".to_owned(),
-                    note: "other".to_owned(),
-                    ..r.clone()
-                })
-                .collect();
-            rows.extend(copies);
-            let mut import = store.archive_import(1).await.expect("begin");
-            let community = import.community_id("金福花园").await.expect("community");
-            for r in &rows {
-                import
-                    .stage(StagedRow {
-                        community_id: community.clone(),
-                        ..r.clone()
-                    })
-                    .await
-                    .expect("stage");
-            }
-            let counts = import.apply().await.expect("apply");
-            assert_eq!(
-                counts.conflicts,
-                u64::try_from(rows.len() / 2).expect("small")
-            );
-            let conflicts = import.conflicts(0, 10).await.expect("conflicts");
-            assert_eq!(conflicts[0].record, quoted.record);
-            if engine == Engine::Sqlite {
-                assert_eq!(conflicts[1].record, ["nul\0here"]);
-            }
-            import.finish(true).await.expect("finish");
-            let found = store
-                .archive_by_phone("+8613800000002")
-                .await
-                .expect("find");
-            assert_eq!(found[0].name, quoted.name);
-            assert_eq!(found[0].residences[0].note, quoted.note);
-            if engine == Engine::Sqlite {
-                let nul = store
-                    .archive_by_phone("+8613800000003")
-                    .await
-                    .expect("find");
-                assert_eq!(nul[0].name, "李四\0");
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn a_configured_community_adopts_the_one_an_import_created() {
-        for store in testing::stores().await {
-            import(&store, &[row(2, "", "张三", "owner", "")], true).await;
-            let created = store.communities().await.expect("list");
-            assert_eq!(created[0].code, derived_code("金福花园"));
-            let id = store
-                .upsert_community("JF", "金福花园", &["4008123123".to_owned()])
-                .await
-                .expect("upsert");
-            let now = store.communities().await.expect("list");
-            assert_eq!(now.len(), 1);
-            assert_eq!(
-                (now[0].id.as_str(), now[0].code.as_str()),
-                (id.as_str(), "JF")
-            );
-            assert_eq!(now[0].numbers, ["4008123123"]);
-        }
-    }
-}
+mod tests;
