@@ -189,6 +189,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn sqlite_is_built_with_a_page_cache_per_connection() {
+        // `.cargo/config.toml` takes the flag out (why: there); a build
+        // without that file gets one shared LRU again, and slow imports.
+        let store = testing::sqlite().await;
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(store.pool())
+            .await
+            .expect("compile options");
+        assert!(options.iter().any(|o| o.starts_with("THREADSAFE")));
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn migrations_run_on_both_engines_and_twice_is_harmless() {
         for store in testing::stores().await {
             MIGRATOR.run(store.pool()).await.expect("second run");
