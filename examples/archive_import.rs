@@ -3,6 +3,8 @@
 //! behind the 1,000,000-row import figure (run under `/usr/bin/time -v`).
 //!
 //! `cargo run --release --example archive_import -- FILE DATA_DIR [--dry-run]`
+//!
+//! `HOTLINE_LOG=hotline=debug` logs the time of each phase on stderr.
 
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
@@ -18,6 +20,12 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: archive_import FILE DATA_DIR [--dry-run]");
     };
     let dry_run = args.next().as_deref() == Some("--dry-run");
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let store = Store::open(&StoreConfig::default(), &PathBuf::from(data_dir)).await?;
     let started = Instant::now();
     let report = import_file(

@@ -8,6 +8,7 @@
 
 mod archive;
 mod archive_edit;
+mod archive_import;
 mod calls;
 mod config;
 mod error;
@@ -23,9 +24,10 @@ use sqlx::Executor;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 
 pub use archive::{
-    ArchiveCommunity, ArchiveImport, ArchivePerson, ArchivePhone, ArchiveResidence, ConflictRow,
-    ExportCursor, ExportRow, ImportCounts, LOOKUP_LIMIT, RoomQuery, StagedPhone, StagedRow,
+    ArchiveCommunity, ArchivePerson, ArchivePhone, ArchiveResidence, ExportCursor, ExportRow,
+    LOOKUP_LIMIT, RoomQuery,
 };
+pub use archive_import::{ArchiveImport, ConflictRow, ImportCounts, StagedPhone, StagedRow};
 pub use calls::{CallEnd, CallRecord, CallWrite, CallerMatch, NewCall};
 pub use config::StoreConfig;
 pub use error::StoreError;
@@ -185,6 +187,22 @@ mod tests {
         assert_eq!(
             redact_url("postgres://127.0.0.1/test"),
             "postgres://127.0.0.1/test"
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_is_built_with_a_page_cache_per_connection() {
+        // `.cargo/config.toml` takes the flag out (why: there); a build
+        // without that file gets one shared LRU again, and slow imports.
+        let store = testing::sqlite().await;
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(store.pool())
+            .await
+            .expect("compile options");
+        assert!(options.iter().any(|o| o.starts_with("THREADSAFE")));
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
         );
     }
 

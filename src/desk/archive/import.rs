@@ -1,5 +1,6 @@
-//! `hotline archive import FILE`: reads the file record by record, checks
-//! each row, stages the valid ones in the store's one import transaction,
+//! `hotline archive import FILE`: reads the file record by record and checks
+//! each row (on a thread of their own, see `reader`), stages the valid ones
+//! in the store's one import transaction,
 //! writes the bad ones to `<stem>.rejected.csv` beside the input (original
 //! columns plus row, column and reason), and commits once at the end — or
 //! rolls everything back for a dry run.
@@ -13,13 +14,14 @@ use std::fmt;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
 use super::ArchiveError;
 use super::columns::{Column, REJECTED_COLUMN, REJECTED_REASON, REJECTED_ROW};
-use super::row::{Header, RejectReason, RejectedRow, ValidRow, validate};
+use super::reader::CheckedRows;
+use super::row::{Header, RejectReason, RejectedRow, ValidRow};
 use super::source::{Record, Source};
 use crate::desk::AreaCode;
 use crate::store::{ArchiveImport, StagedPhone, StagedRow, Store, unix_millis};
@@ -209,25 +211,40 @@ pub async fn import_file<P: Fn(u64)>(
         reported: Vec::new(),
         count: 0,
     };
+    let encoding = source.encoding().name();
     let mut import = store.archive_import(unix_millis(options.now)).await?;
+    let mut rows = CheckedRows::spawn(
+        source,
+        header.clone(),
+        options.community.clone(),
+        options.default_area_code.clone(),
+    );
     let mut rows_read = 0u64;
-    while let Some(record) = source.next_record()? {
-        rows_read += 1;
-        if rows_read.is_multiple_of(PROGRESS_EVERY) {
-            (options.progress)(rows_read);
-        }
-        let checked = validate(
-            &header,
-            &record,
-            options.community.as_deref(),
-            options.default_area_code.as_ref(),
-        );
-        match checked {
-            Ok(valid) => stage(&mut import, valid, record).await?,
-            Err(rejected) => rejections.add(&header, rejected, &record.fields)?,
+    let (started, mut waited) = (Instant::now(), Duration::ZERO);
+    loop {
+        let asked = Instant::now();
+        let Some(batch) = rows.next_batch().await else {
+            break;
+        };
+        waited += asked.elapsed();
+        for checked in batch? {
+            rows_read += 1;
+            if rows_read.is_multiple_of(PROGRESS_EVERY) {
+                (options.progress)(rows_read);
+            }
+            match checked.check {
+                Ok(valid) => stage(&mut import, valid, checked.record).await?,
+                Err(rejected) => rejections.add(&header, rejected, &checked.record.fields)?,
+            }
         }
     }
     (options.progress)(rows_read);
+    tracing::debug!(
+        rows = rows_read,
+        elapsed_ms = started.elapsed().as_millis(),
+        waited_ms = waited.as_millis(),
+        "archive rows staged (waited: for the reader)"
+    );
     let counts = import.apply().await?;
     report_conflicts(&mut import, &header, &mut rejections).await?;
     let Rejections {
@@ -248,7 +265,7 @@ pub async fn import_file<P: Fn(u64)>(
         rejected: reported,
         rejected_file,
         dry_run: options.dry_run,
-        encoding: source.encoding().name(),
+        encoding,
     })
 }
 

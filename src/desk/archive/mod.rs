@@ -39,6 +39,7 @@ mod export;
 mod import;
 mod lookup;
 mod progress;
+mod reader;
 mod row;
 mod source;
 
