@@ -482,6 +482,9 @@ fn handle(
         Command::Block { id, samples } => {
             if let Some(file) = files.get_mut(&id) {
                 file.append(&samples);
+                // Before the block goes back: a recorder that has its block
+                // again can count on the header covering it when it is due.
+                file.sync_if_due(Instant::now());
                 file.recycle(samples);
             }
         }
