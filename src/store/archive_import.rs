@@ -41,6 +41,12 @@ const IMPORT_CACHE_KIB: i64 = 65_536;
 /// read in row order (the one sort has its own memory), so a small cache
 /// does. Bounded too; the rest of the staged rows is in a temporary file.
 const IMPORT_TEMP_CACHE_KIB: i64 = 8_192;
+/// The index of people by name (`migrations/0003_archive.sql`), which a
+/// first import makes after inserting (see `defer_people_name_index`).
+const PEOPLE_NAME_INDEX: &str = "archive_people_name";
+/// An import defers that index when the archive has fewer people than
+/// one in this many of its rows.
+const NAME_INDEX_DEFER_RATIO: u64 = 4;
 /// Length of the part of an import's fresh ids that the import shares:
 /// a UUIDv7 up to its last group (`xxxxxxxx-xxxx-7xxx-xxxx-`).
 const ID_PREFIX_LEN: usize = 24;
@@ -401,18 +407,6 @@ enum Binds {
     IdPrefixAndTime,
 }
 
-/// The steps of [`ArchiveImport::apply`] after the repeats, named for the
-/// log.
-const APPLY_STEPS: &[(&str, &str, Binds)] = &[
-    ("insert rooms", INSERT_ROOMS, Binds::IdPrefixAndTime),
-    ("insert people", INSERT_PEOPLE, Binds::IdPrefixAndTime),
-    ("resolve", RESOLVE, Binds::IdPrefix),
-    ("update residences", UPDATE_RESIDENCES, Binds::Time),
-    ("insert residences", INSERT_RESIDENCES, Binds::Time),
-    ("insert mobiles", INSERT_MOBILES, Binds::IdPrefixAndTime),
-    ("insert phones", INSERT_PHONES, Binds::IdPrefixAndTime),
-];
-
 impl ArchiveImport {
     /// The id of the community named (or coded) `name_or_code`, created
     /// with a derived code when it is new.
@@ -536,14 +530,33 @@ impl ArchiveImport {
             self.step("mark repeats", MARK_REPEATS, &Binds::None)
                 .await?;
         }
-        for (name, sql, binds) in APPLY_STEPS {
-            self.step(name, sql, binds).await?;
-            if *name == "resolve" && self.engine == Engine::Postgres {
-                (&mut *self.conn)
-                    .execute("ANALYZE archive_import_ids")
-                    .await?;
-            }
+        self.step("insert rooms", INSERT_ROOMS, &Binds::IdPrefixAndTime)
+            .await?;
+        let name_index = self.defer_people_name_index().await?;
+        self.step("insert people", INSERT_PEOPLE, &Binds::IdPrefixAndTime)
+            .await?;
+        if let Some(create) = name_index {
+            let started = Instant::now();
+            (&mut *self.conn).execute(create.as_str()).await?;
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis(),
+                "archive import people name index made again"
+            );
         }
+        self.step("resolve", RESOLVE, &Binds::IdPrefix).await?;
+        if self.engine == Engine::Postgres {
+            (&mut *self.conn)
+                .execute("ANALYZE archive_import_ids")
+                .await?;
+        }
+        self.step("update residences", UPDATE_RESIDENCES, &Binds::Time)
+            .await?;
+        self.step("insert residences", INSERT_RESIDENCES, &Binds::Time)
+            .await?;
+        self.step("insert mobiles", INSERT_MOBILES, &Binds::IdPrefixAndTime)
+            .await?;
+        self.step("insert phones", INSERT_PHONES, &Binds::IdPrefixAndTime)
+            .await?;
         let rows =
             sqlx::query("SELECT outcome, COUNT(*) AS n FROM archive_import_ids GROUP BY outcome")
                 .fetch_all(&mut *self.conn)
@@ -562,6 +575,39 @@ impl ArchiveImport {
         // Every staged row that does not conflict has its line.
         counts.conflicts = self.staged - (counts.inserted + counts.updated + counts.unchanged);
         Ok(counts)
+    }
+
+    /// SQLite, when the import brings many more rows than the archive has
+    /// people (a first import): drops the index of people by name and
+    /// returns the statement that makes it, to run once they are in. File
+    /// order is no order of names: one sort builds the index faster than a
+    /// million scattered inserts (1,000,000 people: 5.6 s + 1.2 s instead
+    /// of 11.5 s). Not on PostgreSQL, where the dropped index would lock
+    /// the table against readers until the import ends.
+    async fn defer_people_name_index(&mut self) -> Result<Option<String>, StoreError> {
+        let few = i64::try_from(self.staged / NAME_INDEX_DEFER_RATIO).unwrap_or(i64::MAX);
+        if self.engine != Engine::Sqlite || few == 0 {
+            return Ok(None);
+        }
+        let known: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM archive_people LIMIT $1) p")
+                .bind(few)
+                .fetch_one(&mut *self.conn)
+                .await?;
+        if known >= few {
+            return Ok(None);
+        }
+        let create: Option<String> =
+            sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = $1")
+                .bind(PEOPLE_NAME_INDEX)
+                .fetch_optional(&mut *self.conn)
+                .await?;
+        if create.is_some() {
+            (&mut *self.conn)
+                .execute(format!("DROP INDEX {PEOPLE_NAME_INDEX}").as_str())
+                .await?;
+        }
+        Ok(create)
     }
 
     /// Runs one set-wise step; returns the rows it touched.
