@@ -84,20 +84,25 @@ impl WavRecorder {
     /// playable header. An existing file is never overwritten.
     pub fn create(path: impl Into<PathBuf>) -> Result<Self> {
         let path = path.into();
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(parent).map_err(|source| RecordingError::CreateDir {
-                path: parent.to_path_buf(),
-                source,
-            })?;
+        // The directory of the day usually exists: try the file first and
+        // make the directories only when it is missing (one syscall a call
+        // instead of a lookup of every parent and then the file).
+        let mut file = match create_new(&path) {
+            Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    fs::create_dir_all(parent).map_err(|source| RecordingError::CreateDir {
+                        path: parent.to_path_buf(),
+                        source,
+                    })?;
+                }
+                create_new(&path)
+            }
+            opened => opened,
         }
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|source| RecordingError::Create {
-                path: path.clone(),
-                source,
-            })?;
+        .map_err(|source| RecordingError::Create {
+            path: path.clone(),
+            source,
+        })?;
         // On disk at once, so that even a crash before the first sync
         // leaves a valid (empty) WAV.
         if let Err(source) = file.write_all(&canonical_header(0)) {
@@ -194,6 +199,11 @@ impl WavRecorder {
             sha256,
         })
     }
+}
+
+/// Opens a new file for writing; an existing one is an error.
+fn create_new(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).open(path)
 }
 
 /// Length of `frames` sample frames at `rate_hz` (a zero rate is no audio).

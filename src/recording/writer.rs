@@ -37,6 +37,16 @@ const SPARE_BLOCKS: usize = 4;
 const BATCH_PAUSE: Duration = Duration::from_millis(20);
 /// Writer threads are named this plus their index.
 const THREAD_NAME_PREFIX: &str = "hotline-rec-";
+/// The thread that creates the files of [`RecordingService::open_async`].
+const CREATOR_THREAD_NAME: &str = "hotline-rec-new";
+/// Files waiting to be created before `open_async` callers wait.
+const CREATE_QUEUE_LEN: usize = 1024;
+
+/// A file for the creator thread to make, and who waits for it.
+struct CreateRequest {
+    path: PathBuf,
+    reply: oneshot::Sender<Result<WavRecorder>>,
+}
 
 /// Where a writer thread sends a finished recording's summary.
 type Reply = oneshot::Sender<Result<RecordingSummary>>;
@@ -65,6 +75,10 @@ enum Command {
 pub struct RecordingService {
     root: PathBuf,
     writers: Vec<Writer>,
+    /// Hands files to create to the creator thread (`None` if the OS
+    /// refused to start it: `open_async` then creates on the caller's
+    /// thread).
+    creator: Option<(tokio::sync::mpsc::Sender<CreateRequest>, JoinHandle<()>)>,
     next_writer: AtomicUsize,
     next_id: AtomicU64,
 }
@@ -106,9 +120,21 @@ impl RecordingService {
                 }
             }
         }
+        let (requests, inbox) = tokio::sync::mpsc::channel(CREATE_QUEUE_LEN);
+        let creator = match thread::Builder::new()
+            .name(CREATOR_THREAD_NAME.to_string())
+            .spawn(move || run_creator(inbox))
+        {
+            Ok(thread) => Some((requests, thread)),
+            Err(error) => {
+                tracing::error!(%error, "cannot start the recording creator thread");
+                None
+            }
+        };
         Self {
             root: config.root.clone(),
             writers,
+            creator,
             next_writer: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
         }
@@ -128,9 +154,40 @@ impl RecordingService {
         if self.writers.is_empty() {
             return Err(RecordingError::WriterGone { path });
         }
+        self.adopt(WavRecorder::create(&path)?)
+    }
+
+    /// Like [`open`](Self::open), but the file is created on the service's
+    /// creator thread, so the caller never blocks on the filesystem. One
+    /// thread creates every file: creations in one directory take its lock
+    /// in turn instead of spinning on it from many threads.
+    pub async fn open_async(&self, path: PathBuf) -> Result<CallRecorder> {
+        let path = self.root.join(path);
+        if self.writers.is_empty() {
+            return Err(RecordingError::WriterGone { path });
+        }
+        let Some((requests, _)) = &self.creator else {
+            return self.adopt(WavRecorder::create(&path)?);
+        };
+        let (reply, created) = oneshot::channel();
+        let request = CreateRequest {
+            path: path.clone(),
+            reply,
+        };
+        if requests.send(request).await.is_err() {
+            return Err(RecordingError::WriterGone { path });
+        }
+        let recorder = created
+            .await
+            .map_err(|_| RecordingError::WriterGone { path })??;
+        self.adopt(recorder)
+    }
+
+    /// Hands a freshly created file to a writer thread.
+    fn adopt(&self, recorder: WavRecorder) -> Result<CallRecorder> {
+        let path = recorder.path().to_path_buf();
         let writer =
             &self.writers[self.next_writer.fetch_add(1, Ordering::Relaxed) % self.writers.len()];
-        let recorder = WavRecorder::create(&path)?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (spares, spares_back) = mpsc::sync_channel(SPARE_BLOCKS);
         writer
@@ -158,6 +215,12 @@ impl RecordingService {
     /// until the queued blocks are written; recorders used after this get
     /// [`RecordingError::WriterGone`] from `finish`.
     pub fn shutdown(self) {
+        if let Some((requests, thread)) = self.creator {
+            drop(requests);
+            if thread.join().is_err() {
+                tracing::error!("the recording creator thread panicked");
+            }
+        }
         for writer in &self.writers {
             // A thread that is already gone has nothing left to finish.
             let _ = writer.commands.send(Command::Shutdown);
@@ -392,6 +455,15 @@ impl OpenFile {
             tracing::error!(path = %path.display(), %error, "cannot repair a failed recording");
         }
         Err(failure)
+    }
+}
+
+/// The creator thread: makes each requested file; returns when the
+/// service is gone.
+fn run_creator(mut inbox: tokio::sync::mpsc::Receiver<CreateRequest>) {
+    while let Some(CreateRequest { path, reply }) = inbox.blocking_recv() {
+        // A caller that went away drops the file's recorder, which closes it.
+        let _ = reply.send(WavRecorder::create(path));
     }
 }
 

@@ -381,18 +381,13 @@ async fn open_recording(
         today.format("%Y/%m/%d")
     );
     let path: PathBuf = services.recordings_root.join(&relative);
-    // Creating a file can wait on the filesystem's journal: not on a
-    // worker thread, where it would hold up the SIP endpoint and media ticks.
-    let opener = services.clone();
-    let opened = tokio::task::spawn_blocking(move || opener.recordings.open(path)).await;
-    match opened {
-        Ok(Ok(recorder)) => Ok((recorder, relative)),
-        Ok(Err(err)) => {
-            warn!(%err, "cannot open the recording; refusing the call");
-            Err(CallFailure::RecordingFailed)
-        }
+    // Creating a file can wait on the filesystem's journal: the recording
+    // service's creator thread does it, not a worker thread, where it would
+    // hold up the SIP endpoint and media ticks.
+    match services.recordings.open_async(path).await {
+        Ok(recorder) => Ok((recorder, relative)),
         Err(err) => {
-            warn!(%err, "opening the recording did not finish; refusing the call");
+            warn!(%err, "cannot open the recording; refusing the call");
             Err(CallFailure::RecordingFailed)
         }
     }

@@ -169,6 +169,38 @@ fn an_existing_recording_is_not_opened_again() {
     service.shutdown();
 }
 
+#[tokio::test]
+async fn files_opened_on_the_creator_thread_are_recorded_like_the_others() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = RecordingService::start(&config(dir.path(), Duration::from_secs(2), 2));
+    // The first one into a directory that does not exist yet.
+    let mut recorders = Vec::new();
+    for i in 0..20 {
+        let path = PathBuf::from(format!("JF/2026/11/23/{i}.wav"));
+        recorders.push(service.open_async(path).await.expect("open_async"));
+    }
+    for (i, recorder) in recorders.iter_mut().enumerate() {
+        for n in 0..i {
+            let (left, right) = frames(n);
+            recorder.push_frame(&left, &right);
+        }
+    }
+    for (i, recorder) in recorders.into_iter().enumerate() {
+        let summary = recorder.finish().await.expect("finish");
+        assert_eq!(
+            summary.path,
+            dir.path().join(format!("JF/2026/11/23/{i}.wav"))
+        );
+        assert_eq!(read_samples(&summary.path), expected_samples(i));
+    }
+    let error = service
+        .open_async(PathBuf::from("JF/2026/11/23/3.wav"))
+        .await
+        .expect_err("an existing recording is refused");
+    assert!(matches!(error, RecordingError::Create { .. }));
+    service.shutdown();
+}
+
 #[test]
 fn an_absolute_path_is_used_as_given() {
     let dir = tempfile::tempdir().expect("temp dir");
