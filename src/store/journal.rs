@@ -10,6 +10,8 @@
 //! write is as durable as before when its future completes, and a burst
 //! shares one commit (group commit).
 
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{CallWrite, Store, StoreError};
@@ -54,18 +56,37 @@ impl CallJournal {
 
 async fn run(store: Store, mut queue: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // The journal's own connection, kept between batches: taking one from
+    // the pool for every batch costs a health check, which on SQLite is a
+    // round trip to the connection's worker thread like any statement.
+    let mut held: Option<PoolConnection<Any>> = None;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match commit_together(&store, &batch).await {
-            Ok(results) => {
+        let conn = match held.take() {
+            Some(conn) => Ok(conn),
+            None => store.pool().acquire().await,
+        };
+        let result = match conn {
+            Ok(mut conn) => match commit_together(&mut conn, &batch).await {
+                Ok(results) => Ok((conn, results)),
+                // The connection goes back to the pool, which drops it if
+                // it is broken.
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error.into()),
+        };
+        match result {
+            Ok((conn, results)) => {
+                held = Some(conn);
                 for (pending, result) in batch.drain(..).zip(results) {
                     // A caller that went away does not need its answer.
                     let _ = pending.done.send(result);
                 }
             }
             Err(error) => {
-                // One write broke the transaction (or the commit failed):
-                // nothing of the batch was written. Each write goes again
-                // alone, so only the broken one fails.
+                // One write broke the transaction (or the commit failed, or
+                // no connection was to be had): nothing of the batch was
+                // written. Each write goes again alone, so only the broken
+                // one fails.
                 tracing::warn!(%error, writes = batch.len(), "call journal batch failed; writing one by one");
                 for pending in batch.drain(..) {
                     let result = store.write_call(&pending.write).await;
@@ -76,14 +97,22 @@ async fn run(store: Store, mut queue: mpsc::Receiver<Pending>) {
     }
 }
 
-/// Runs every write of `batch` in one transaction. A write that found no
+/// Runs every write of `batch` in one transaction (a single write runs on
+/// its own: one statement is atomic without one). A write that found no
 /// call to update gets its own `NotFound` and the others still commit; any
 /// other error rolls the whole batch back.
 async fn commit_together(
-    store: &Store,
+    conn: &mut AnyConnection,
     batch: &[Pending],
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-    let mut transaction = store.pool().begin().await?;
+    if let [single] = batch {
+        return match single.write.apply(conn).await {
+            Ok(()) => Ok(vec![Ok(())]),
+            Err(error @ StoreError::NotFound { .. }) => Ok(vec![Err(error)]),
+            Err(error) => Err(error),
+        };
+    }
+    let mut transaction = conn.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
     for pending in batch {
         match pending.write.apply(&mut transaction).await {
@@ -169,6 +198,33 @@ mod tests {
             );
             assert!(matches!(missing, Err(StoreError::NotFound { .. })));
             assert_eq!(store.call(&good).await.expect("stored").id, good);
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_one_at_a_time_commit_alone_and_a_failed_one_harms_no_later_write() {
+        for store in stores().await {
+            let engine = store.engine();
+            let journal = CallJournal::start(store.clone());
+            let first = format!("{engine:?}-alone-1");
+            let second = format!("{engine:?}-alone-2");
+            journal.write(offered(&first)).await.expect("insert");
+            assert!(matches!(
+                journal.write(ended("no-such-call")).await,
+                Err(StoreError::NotFound { .. })
+            ));
+            assert!(matches!(
+                journal.write(offered(&first)).await,
+                Err(StoreError::Query(_))
+            ));
+            // The journal's connection is still good after both failures.
+            journal.write(offered(&second)).await.expect("insert");
+            journal.write(ended(&second)).await.expect("end");
+            assert_eq!(store.call(&first).await.expect("stored").ended_at, None);
+            assert_eq!(
+                store.call(&second).await.expect("stored").ended_at,
+                Some(5_000)
+            );
         }
     }
 
