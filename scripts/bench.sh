@@ -58,12 +58,12 @@ PY
 
 case "$mode" in
 cps)
-  printf '%-8s %-8s %-8s %-8s %-10s %-12s %-10s\n' rate calls ok failed retrans cpu_%core peak_rss_MB
+  printf '%-8s %-8s %-8s %-8s %-10s %-12s %-12s %-10s\n' rate calls ok failed retrans cpu_%core sipp_%core peak_rss_MB
   for rate in "$@"; do
     start_daemon
     calls=$((rate * 10))
     before=$(cpu_ticks); t0=$(date +%s.%N)
-    timeout 120 sipp -sf tests/sipp/uac_short_call.xml -s hotline -t u1 -i 127.0.0.1 -mi 127.0.0.1 \
+    /usr/bin/time -f '%U %S' -o "$work/sipp.time" timeout 120 sipp -sf tests/sipp/uac_short_call.xml -s hotline -t u1 -i 127.0.0.1 -mi 127.0.0.1 \
       -mp 16000 -p 15060 -d 0 -r "$rate" -m "$calls" -l $((rate * 4)) -timeout 90s -nostdin \
       -trace_stat -stf "$work/stat.csv" -fd 1 "$sip" >/dev/null 2>&1 || true
     t1=$(date +%s.%N); after=$(cpu_ticks)
@@ -71,8 +71,9 @@ cps)
     failed=$(stat_field "$work/stat.csv" 'FailedCall(C)')
     retrans=$(stat_field "$work/stat.csv" 'Retransmissions(C)')
     cpu=$(python3 -c "print(round(100*($after-$before)/$hz/($t1-$t0),1))")
+    sipp_cpu=$(python3 -c "u, s = open('$work/sipp.time').read().split()[-2:]; print(round(100*(float(u)+float(s))/($t1-$t0),1))")
     peak=$(( $(hwm_kb) / 1024 ))
-    printf '%-8s %-8s %-8s %-8s %-10s %-12s %-10s\n' "$rate" "$calls" "$ok" "$failed" "$retrans" "$cpu" "$peak"
+    printf '%-8s %-8s %-8s %-8s %-10s %-12s %-12s %-10s\n' "$rate" "$calls" "$ok" "$failed" "$retrans" "$cpu" "$sipp_cpu" "$peak"
     stop_daemon
   done
   ;;
