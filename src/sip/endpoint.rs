@@ -93,7 +93,7 @@ pub(crate) enum Command {
         tx: ServerKey,
         sdp: Vec<u8>,
         /// Events of a new dialog; `None` for a re-INVITE.
-        events: Option<mpsc::UnboundedSender<DialogEvent>>,
+        events: Option<mpsc::UnboundedSender<Box<DialogEvent>>>,
         /// Resolved with the ACK's body (an SDP answer when the INVITE
         /// carried no offer, RFC 3264 §5).
         reply: oneshot::Sender<Result<Vec<u8>, SipError>>,

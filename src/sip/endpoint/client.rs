@@ -11,7 +11,7 @@ impl Core {
         &mut self,
         tx: ServerKey,
         sdp: Vec<u8>,
-        events: Option<mpsc::UnboundedSender<DialogEvent>>,
+        events: Option<mpsc::UnboundedSender<Box<DialogEvent>>>,
         reply: oneshot::Sender<Result<Vec<u8>, SipError>>,
     ) {
         let Some(entry) = self.servers.get(&tx) else {

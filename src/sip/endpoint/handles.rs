@@ -61,7 +61,7 @@ impl InviteServer {
     async fn send_answer(
         &mut self,
         sdp: Vec<u8>,
-        events: Option<mpsc::UnboundedSender<DialogEvent>>,
+        events: Option<mpsc::UnboundedSender<Box<DialogEvent>>>,
     ) -> Result<Vec<u8>, SipError> {
         self.done = true;
         let (reply, result) = oneshot::channel();

@@ -197,7 +197,7 @@ impl Core {
         let is_bye = matches!(event, DialogEvent::Bye(_));
         if let Some(dialog) = self.dialogs.get(&key) {
             // A dialog whose handle is gone: the event's drop answers 500.
-            let _ = dialog.state.events.send(event);
+            let _ = dialog.state.events.send(Box::new(event));
         }
         if is_bye {
             // RFC 3261 §15.1.2: the dialog ends with the BYE.
