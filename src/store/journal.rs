@@ -52,6 +52,25 @@ impl CallJournal {
             .map_err(|_| StoreError::JournalStopped)?;
         result.await.map_err(|_| StoreError::JournalStopped)?
     }
+
+    /// Queues `write` behind every write queued before it and returns
+    /// without waiting for the commit; a failure is logged by the journal.
+    /// For writes a call need not wait for (it goes on with the caller
+    /// meanwhile); later writes of the same call still commit after it.
+    pub async fn queue(&self, write: CallWrite) -> Result<(), StoreError> {
+        let (done, _unheard) = oneshot::channel();
+        self.inbox
+            .send(Pending { write, done })
+            .await
+            .map_err(|_| StoreError::JournalStopped)
+    }
+}
+
+/// Answers whoever waits for a write; logs a failure nobody waits for.
+fn answer(pending: Pending, result: Result<(), StoreError>) {
+    if let Err(Err(error)) = pending.done.send(result) {
+        tracing::warn!(%error, "a queued call-record write failed");
+    }
 }
 
 async fn run(store: Store, mut queue: mpsc::Receiver<Pending>) {
@@ -78,8 +97,7 @@ async fn run(store: Store, mut queue: mpsc::Receiver<Pending>) {
             Ok((conn, results)) => {
                 held = Some(conn);
                 for (pending, result) in batch.drain(..).zip(results) {
-                    // A caller that went away does not need its answer.
-                    let _ = pending.done.send(result);
+                    answer(pending, result);
                 }
             }
             Err(error) => {
@@ -90,7 +108,7 @@ async fn run(store: Store, mut queue: mpsc::Receiver<Pending>) {
                 tracing::warn!(%error, writes = batch.len(), "call journal batch failed; writing one by one");
                 for pending in batch.drain(..) {
                     let result = store.write_call(&pending.write).await;
-                    let _ = pending.done.send(result);
+                    answer(pending, result);
                 }
             }
         }
@@ -225,6 +243,22 @@ mod tests {
                 store.call(&second).await.expect("stored").ended_at,
                 Some(5_000)
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_queued_write_commits_before_the_writes_queued_after_it() {
+        for store in stores().await {
+            let engine = store.engine();
+            let journal = CallJournal::start(store.clone());
+            let id = format!("{engine:?}-queued");
+            journal.queue(offered(&id)).await.expect("queued");
+            // Waited for: committed only after the queued insert it needs.
+            journal.write(ended(&id)).await.expect("end after insert");
+            assert_eq!(store.call(&id).await.expect("stored").ended_at, Some(5_000));
+            // A queued write that fails hurts no one else.
+            journal.queue(ended("no-such-call")).await.expect("queued");
+            journal.write(ended(&id)).await.expect("still writes");
         }
     }
 

@@ -335,9 +335,12 @@ async fn ring_and_answer(
     };
     media.set_hold(negotiated.direction != Direction::SendRecv);
     let answered_at = Instant::now();
+    // Queued, not waited for: the caller may hang up at once, and the BYE
+    // must not wait for a commit to be answered. The journal keeps the
+    // order of this call's writes and logs a failure.
     if let Err(err) = services
         .journal
-        .write(CallWrite::Answered {
+        .queue(CallWrite::Answered {
             id: call_id.to_string(),
             answered_at: unix_millis(SystemTime::now()),
             recording_path: Some(relative_path),
