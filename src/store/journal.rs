@@ -80,22 +80,8 @@ async fn run(store: Store, mut queue: mpsc::Receiver<Pending>) {
     // round trip to the connection's worker thread like any statement.
     let mut held: Option<PoolConnection<Any>> = None;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let conn = match held.take() {
-            Some(conn) => Ok(conn),
-            None => store.pool().acquire().await,
-        };
-        let result = match conn {
-            Ok(mut conn) => match commit_together(&mut conn, &batch).await {
-                Ok(results) => Ok((conn, results)),
-                // The connection goes back to the pool, which drops it if
-                // it is broken.
-                Err(error) => Err(error),
-            },
-            Err(error) => Err(error.into()),
-        };
-        match result {
-            Ok((conn, results)) => {
-                held = Some(conn);
+        match commit_on_held(&store, &mut held, &batch).await {
+            Ok(results) => {
                 for (pending, result) in batch.drain(..).zip(results) {
                     answer(pending, result);
                 }
@@ -113,6 +99,24 @@ async fn run(store: Store, mut queue: mpsc::Receiver<Pending>) {
             }
         }
     }
+}
+
+/// [`commit_together`] on the journal's connection, taken from the pool
+/// when there is none. The connection is kept only when the batch
+/// committed; after an error it goes back to the pool, which drops it if it
+/// is broken.
+async fn commit_on_held(
+    store: &Store,
+    held: &mut Option<PoolConnection<Any>>,
+    batch: &[Pending],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let mut conn = match held.take() {
+        Some(conn) => conn,
+        None => store.pool().acquire().await?,
+    };
+    let results = commit_together(&mut conn, batch).await?;
+    *held = Some(conn);
+    Ok(results)
 }
 
 /// Runs every write of `batch` in one transaction (a single write runs on
