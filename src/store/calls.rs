@@ -142,6 +142,17 @@ pub enum CallWrite {
 }
 
 impl CallWrite {
+    /// The id of the call this write is for.
+    pub fn call_id(&self) -> &str {
+        match self {
+            CallWrite::Offered { call, .. } => &call.id,
+            CallWrite::Answered { id, .. }
+            | CallWrite::MenuChoice { id, .. }
+            | CallWrite::Voicemail { id, .. }
+            | CallWrite::Ended { id, .. } => id,
+        }
+    }
+
     /// Runs the write's one statement on `conn` (a connection or a
     /// transaction). An update of a call that does not exist is
     /// [`StoreError::NotFound`] and changes nothing.

@@ -68,8 +68,9 @@ impl CallJournal {
 
 /// Answers whoever waits for a write; logs a failure nobody waits for.
 fn answer(pending: Pending, result: Result<(), StoreError>) {
-    if let Err(Err(error)) = pending.done.send(result) {
-        tracing::warn!(%error, "a queued call-record write failed");
+    let Pending { write, done } = pending;
+    if let Err(Err(error)) = done.send(result) {
+        tracing::warn!(%error, call = write.call_id(), ?write, "a queued call-record write failed");
     }
 }
 

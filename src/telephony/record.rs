@@ -14,6 +14,11 @@ use crate::store::{CallEnd, CallWrite, unix_millis};
 use super::service::CallServices;
 
 /// Writes one call's record; store trouble is logged, never ends the call.
+///
+/// Writes made while the call goes on are queued in the call journal, not
+/// waited for: the call task keeps serving the caller (a digit, a hang-up)
+/// meanwhile. The journal commits them in order and `ended` waits for its
+/// own commit, so when it returns the whole record is in the store.
 pub(super) struct CallRecordWriter {
     pub(super) services: Arc<CallServices>,
     pub(super) id: String,
@@ -52,7 +57,7 @@ impl CallRecordWriter {
             digit: digit.map(str::to_string),
             choice: code.to_string(),
         };
-        if let Err(err) = self.services.journal.write(write).await {
+        if let Err(err) = self.services.journal.queue(write).await {
             warn!(%err, "cannot store the menu choice");
         }
     }
@@ -63,7 +68,7 @@ impl CallRecordWriter {
             start_ms,
             end_ms,
         };
-        if let Err(err) = self.services.journal.write(write).await {
+        if let Err(err) = self.services.journal.queue(write).await {
             warn!(%err, "cannot store the voice-message offsets");
         }
     }
