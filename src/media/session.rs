@@ -170,20 +170,20 @@ impl Default for Scratch {
 }
 
 impl Scratch {
-    /// Makes the left frame silence; true (it is silent now).
-    fn silence_left(&mut self) -> bool {
+    /// Makes the left frame silence (nothing to do when it is already).
+    fn silence_left(&mut self) {
         if !self.left_silent {
             self.left = SILENCE;
+            self.left_silent = true;
         }
-        true
     }
 
-    /// Makes the right frame silence; true (it is silent now).
-    fn silence_right(&mut self) -> bool {
+    /// Makes the right frame silence (nothing to do when it is already).
+    fn silence_right(&mut self) {
         if !self.right_silent {
             self.right = SILENCE;
+            self.right_silent = true;
         }
-        true
     }
 }
 
@@ -301,7 +301,11 @@ impl<S: StereoSink> MediaSession<S> {
             (Some(playback), false) => playback.next_frame(&mut frames.right),
             _ => false,
         };
-        frames.right_silent = !sending && frames.silence_right();
+        if sending {
+            frames.right_silent = false;
+        } else {
+            frames.silence_right();
+        }
         if sending {
             self.send_frame();
         } else {
@@ -317,8 +321,11 @@ impl<S: StereoSink> MediaSession<S> {
 
         // Left is the oldest received frame, or silence when none is due.
         let frames = &mut self.frames;
-        let heard = self.ring.pop_frame(&mut frames.left);
-        frames.left_silent = !heard && frames.silence_left();
+        if self.ring.pop_frame(&mut frames.left) {
+            frames.left_silent = false;
+        } else {
+            frames.silence_left();
+        }
         self.sink.push_frame(&frames.left, &frames.right);
 
         if !self.on_hold
