@@ -96,6 +96,11 @@ impl Store {
         })?;
         let pool = AnyPoolOptions::new()
             .max_connections(config.max_connections)
+            // A pooled SQLite connection is a file in this process and
+            // cannot go stale; checking it before each use cost every query
+            // an extra round trip to its worker thread. A PostgreSQL
+            // connection can (server restart), so it is still checked.
+            .test_before_acquire(engine == Engine::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
