@@ -137,8 +137,9 @@ fn uri_socket_addr(uri: &Uri) -> Option<SocketAddr> {
 /// What the peer sends inside a dialog.
 #[derive(Debug)]
 pub enum DialogEvent {
-    /// The peer hangs up; answer it (200). The dialog ends after it.
-    Bye(NonInviteServer),
+    /// The peer hung up: the endpoint has answered the BYE with 200 and
+    /// the dialog has ended.
+    Bye,
     /// A re-INVITE (session refresh or hold).
     ReInvite(ReInvite),
     /// INFO (e.g. SIP INFO DTMF).

@@ -1,5 +1,6 @@
-//! The SIP endpoint: one tokio task that owns the transports, the
-//! transaction table and the dialog table (no lock on the message path),
+//! The SIP endpoint: one task, on a thread of its own, that owns the
+//! transports, the transaction table and the dialog table (no lock on the
+//! message path),
 //! and the handles the TU gets from it ([`Endpoint`], [`InviteServer`],
 //! [`NonInviteServer`]).
 //!
@@ -41,8 +42,19 @@ mod task;
 
 pub use handles::{InviteServer, NonInviteServer};
 
-/// Out-of-dialog requests waiting for the TU.
-const INCOMING_QUEUE: usize = 256;
+/// The endpoint's thread. The endpoint runs on a thread of its own, not
+/// as a task among the calls' tasks: a burst of call work on a runtime
+/// worker would otherwise hold up every SIP message behind it (a task
+/// woken by another is queued on the waker's worker), which a caller sees
+/// as retransmissions. The UDP reader shares the thread, so a message
+/// reaches the endpoint without waking another thread.
+const THREAD_NAME: &str = "hotline-sip";
+/// Out-of-dialog requests waiting for the TU before new INVITEs get 503.
+/// The caller has had its 100 Trying, so a wait here costs no
+/// retransmission; 4096 is about two seconds of calls at 2,000 calls/s,
+/// enough for the TU to ride out a scheduling hiccup, short enough that
+/// real overload is refused rather than queued for ever.
+const INCOMING_QUEUE: usize = 4096;
 /// RFC 3261 §13.3.1.4 / §17.1.1.2: give up on the ACK after 64*T1.
 const ACK_WAIT_MULTIPLIER: u32 = 64;
 
@@ -115,43 +127,31 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Bind UDP and TCP on `config.listen` and start the endpoint task.
-    /// Out-of-dialog requests arrive on the returned receiver.
+    /// Bind UDP and TCP on `config.listen` and start the endpoint on a
+    /// thread of its own (see [`THREAD_NAME`]). Out-of-dialog requests
+    /// arrive on the returned receiver.
     pub async fn bind(
         config: &SipConfig,
     ) -> Result<(Endpoint, mpsc::Receiver<Incoming>), SipError> {
-        let (transports, events) = Transports::bind(config).await?;
-        let local_addr = transports.local_addr();
-        let (commands, command_rx) = mpsc::unbounded_channel();
-        let (incoming_tx, incoming) = mpsc::channel(INCOMING_QUEUE);
-        let counters = Arc::new(CounterCells::default());
-        let core = Core {
-            config: config.clone(),
-            timers: Timers {
-                t1: config.t1,
-                t2: config.t2,
-                t4: config.t4,
-            },
-            transports,
-            commands: commands.downgrade(),
-            incoming: incoming_tx,
-            counters: counters.clone(),
-            servers: HashMap::new(),
-            clients: HashMap::new(),
-            dialogs: HashMap::new(),
-            timer_queue: BTreeMap::new(),
-            timer_seq: 0,
-            draining: false,
-        };
-        tokio::spawn(core.run(events, command_rx));
-        Ok((
-            Endpoint {
-                commands,
-                local_addr,
-                counters,
-            },
-            incoming,
-        ))
+        let (started_tx, started) = oneshot::channel();
+        let config = config.clone();
+        std::thread::Builder::new()
+            .name(THREAD_NAME.to_string())
+            .spawn(move || run_thread(config, started_tx))
+            .map_err(SipError::Thread)?;
+        started.await.map_err(|_| SipError::EndpointClosed)?
+    }
+
+    /// Like [`bind`](Self::bind), but the endpoint runs as a task of the
+    /// current runtime: the unit tests drive its timers with tokio's paused
+    /// clock, which only that runtime's tasks follow.
+    #[cfg(test)]
+    pub(crate) async fn bind_on_current_runtime(
+        config: &SipConfig,
+    ) -> Result<(Endpoint, mpsc::Receiver<Incoming>), SipError> {
+        let (endpoint, incoming, run) = start(config.clone()).await?;
+        tokio::spawn(run);
+        Ok((endpoint, incoming))
     }
 
     /// The address UDP and TCP listen on.
@@ -174,6 +174,80 @@ impl Endpoint {
             retransmissions_absorbed: c.retransmissions_absorbed.load(Ordering::Relaxed),
         }
     }
+}
+
+/// The endpoint thread: a single-threaded runtime that binds the
+/// transports, reports the outcome, then runs the endpoint loop until every
+/// handle is gone.
+fn run_thread(
+    config: SipConfig,
+    started: oneshot::Sender<Result<(Endpoint, mpsc::Receiver<Incoming>), SipError>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            let _ = started.send(Err(SipError::Thread(error)));
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        match start(config).await {
+            Ok((endpoint, incoming, run)) => {
+                if started.send(Ok((endpoint, incoming))).is_ok() {
+                    run.await;
+                }
+            }
+            Err(error) => {
+                let _ = started.send(Err(error));
+            }
+        }
+    });
+}
+
+/// Binds the transports and builds the endpoint; the returned future is
+/// its loop, to be run on the runtime the transports were bound on.
+async fn start(
+    config: SipConfig,
+) -> Result<
+    (
+        Endpoint,
+        mpsc::Receiver<Incoming>,
+        impl Future<Output = ()> + use<>,
+    ),
+    SipError,
+> {
+    let (transports, events) = Transports::bind(&config).await?;
+    let local_addr = transports.local_addr();
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (incoming_tx, incoming) = mpsc::channel(INCOMING_QUEUE);
+    let counters = Arc::new(CounterCells::default());
+    let core = Core {
+        timers: Timers {
+            t1: config.t1,
+            t2: config.t2,
+            t4: config.t4,
+        },
+        config,
+        transports,
+        commands: commands.downgrade(),
+        incoming: incoming_tx,
+        counters: counters.clone(),
+        servers: HashMap::new(),
+        clients: HashMap::new(),
+        dialogs: HashMap::new(),
+        timer_queue: BTreeMap::new(),
+        timer_seq: 0,
+        draining: false,
+    };
+    let endpoint = Endpoint {
+        commands,
+        local_addr,
+        counters,
+    };
+    Ok((endpoint, incoming, core.run(events, command_rx)))
 }
 
 enum ServerMachine {

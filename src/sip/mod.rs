@@ -108,6 +108,9 @@ pub enum SipError {
         #[source]
         source: std::io::Error,
     },
+    /// The endpoint's thread or its runtime could not be started.
+    #[error("cannot start the SIP endpoint thread: {0}")]
+    Thread(#[source] std::io::Error),
     /// The endpoint task has stopped; no more messages can be sent.
     #[error("the SIP endpoint has stopped")]
     EndpointClosed,

@@ -464,8 +464,7 @@ async fn run_answered(
                 }
             },
             event = call.dialog.next_event() => match event {
-                Some(DialogEvent::Bye(bye)) => {
-                    bye.respond(StatusCode::OK, Vec::new(), None).await;
+                Some(DialogEvent::Bye) => {
                     close_message(&mut ivr, record, &call, voicemail_start).await;
                     break Ending::CallerHangUp;
                 }

@@ -183,9 +183,13 @@ impl Core {
                     .await
                     .map(|server| DialogEvent::ReInvite(ReInvite { server }))
             }
-            Method::Bye => self
-                .new_non_invite(request, Some(&key))
-                .map(DialogEvent::Bye),
+            Method::Bye => {
+                // RFC 3261 §15.1.2: the BYE ends the dialog and gets 200
+                // whatever the TU makes of it, so the endpoint answers at
+                // once instead of waiting for the call's task.
+                self.reply(request, StatusCode::OK, Vec::new()).await;
+                Some(DialogEvent::Bye)
+            }
             Method::Info => self
                 .new_non_invite(request, Some(&key))
                 .map(DialogEvent::Info),
@@ -194,9 +198,10 @@ impl Core {
                 .map(DialogEvent::Other),
         };
         let Some(event) = event else { return };
-        let is_bye = matches!(event, DialogEvent::Bye(_));
+        let is_bye = matches!(event, DialogEvent::Bye);
         if let Some(dialog) = self.dialogs.get(&key) {
-            // A dialog whose handle is gone: the event's drop answers 500.
+            // A dialog whose handle is gone: the event's drop answers 500
+            // (a request needing an answer) or nothing (the BYE).
             let _ = dialog.state.events.send(Box::new(event));
         }
         if is_bye {

@@ -13,7 +13,41 @@ async fn endpoint() -> (Endpoint, mpsc::Receiver<Incoming>) {
         listen: "127.0.0.1:0".parse().expect("addr"),
         ..SipConfig::default()
     };
-    Endpoint::bind(&config).await.expect("bind on loopback")
+    Endpoint::bind_on_current_runtime(&config)
+        .await
+        .expect("bind on loopback")
+}
+
+#[tokio::test]
+async fn the_endpoint_on_its_own_thread_answers_and_stops_with_its_handles() {
+    let config = SipConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..SipConfig::default()
+    };
+    let (endpoint, incoming) = Endpoint::bind(&config).await.expect("bind on loopback");
+    let socket = peer().await;
+    let me = socket.local_addr().expect("addr");
+    let options = request("OPTIONS", me, "o1", "call-thread", None, 1);
+    send(&socket, endpoint.local_addr(), &options).await;
+    drop(incoming);
+    // Nobody takes the OPTIONS (the TU is gone): the endpoint's own thread
+    // still answers it, with 500 from the dropped handle.
+    let answer = recv(&socket).await;
+    assert!(status_line(&answer).starts_with("SIP/2.0 5"), "{answer}");
+    // The same port cannot be bound while the endpoint lives...
+    let addr = endpoint.local_addr();
+    assert!(std::net::UdpSocket::bind(addr).is_err());
+    // ...and is released once its last handle is gone and the thread ends.
+    drop(endpoint);
+    let mut released = false;
+    for _ in 0..200 {
+        if std::net::UdpSocket::bind(addr).is_ok() {
+            released = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(released, "the endpoint thread let go of {addr}");
 }
 
 async fn peer() -> UdpSocket {
@@ -472,12 +506,11 @@ async fn bye_from_the_peer_reaches_the_dialog() {
         &request("BYE", me, "bye1", "call-11", Some(&tag), 2),
     )
     .await;
-    let Some(DialogEvent::Bye(bye)) = timeout(WAIT, dialog.next_event()).await.expect("in time")
-    else {
+    // The endpoint answers the BYE itself, before the TU looks.
+    assert!(status_line(&recv(&socket).await).starts_with("SIP/2.0 200"));
+    let Some(DialogEvent::Bye) = timeout(WAIT, dialog.next_event()).await.expect("in time") else {
         panic!("expected BYE");
     };
-    bye.respond(StatusCode::OK, Vec::new(), None).await;
-    assert!(status_line(&recv(&socket).await).starts_with("SIP/2.0 200"));
     assert!(
         dialog.next_event().await.is_none(),
         "the dialog ends after BYE"
