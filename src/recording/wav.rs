@@ -178,15 +178,54 @@ impl WavRecorder {
     }
 
     /// Writes the final header, `fsync`s the file and hashes it.
-    pub fn finish(mut self) -> Result<RecordingSummary> {
+    pub fn finish(self) -> Result<RecordingSummary> {
+        let closed = self.close()?;
+        closed.sync()?;
+        closed.summarise()
+    }
+
+    /// Writes the final header; the file is not yet durable (see
+    /// [`ClosedRecording`]).
+    pub(crate) fn close(mut self) -> Result<ClosedRecording> {
         self.sync_header()?;
-        let Self {
-            path, file, frames, ..
-        } = self;
-        file.sync_all().map_err(|source| RecordingError::Io {
-            path: path.clone(),
+        Ok(ClosedRecording {
+            path: self.path,
+            file: self.file,
+            frames: self.frames,
+        })
+    }
+}
+
+/// A recording whose last byte is written but not yet on stable storage:
+/// [`sync`](Self::sync) it, or make its whole filesystem durable with
+/// others (see `writer`), then [`summarise`](Self::summarise) it.
+#[derive(Debug)]
+pub(crate) struct ClosedRecording {
+    path: PathBuf,
+    file: File,
+    frames: u64,
+}
+
+impl ClosedRecording {
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// `fsync`s this one file.
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.file.sync_all().map_err(|source| RecordingError::Io {
+            path: self.path.clone(),
             source,
-        })?;
+        })
+    }
+
+    /// Closes the file and hashes it.
+    pub(crate) fn summarise(self) -> Result<RecordingSummary> {
+        let Self { path, file, frames } = self;
         drop(file);
         let sha256 = sha256_file(&path).map_err(|source| RecordingError::Io {
             path: path.clone(),

@@ -294,3 +294,72 @@ fn a_full_writer_queue_holds_samples_back_without_losing_them() {
     };
     assert!(samples.is_empty());
 }
+
+/// A file as a writer thread holds it, with `frames_written` frames of
+/// the test call appended.
+fn open_file(path: &Path, frames_written: usize) -> OpenFile {
+    let (spares, _) = mpsc::sync_channel(SPARE_BLOCKS);
+    let mut file = OpenFile {
+        recorder: Box::new(WavRecorder::create(path).expect("create")),
+        spares,
+        header: HeaderSync::new(Duration::from_secs(2), Instant::now()),
+        failure: None,
+    };
+    file.append(&expected_samples(frames_written));
+    file
+}
+
+#[test]
+fn recordings_finished_in_one_batch_are_closed_hashed_and_answered_each() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut finishing = Vec::new();
+    let mut summaries = Vec::new();
+    for (n, frames_written) in [3, 0, 7, 1].into_iter().enumerate() {
+        let path = dir.path().join(format!("{n}.wav"));
+        let (reply, summary) = oneshot::channel();
+        finishing.push((open_file(&path, frames_written), Some(reply)));
+        summaries.push((path, frames_written, summary));
+    }
+    // One that failed earlier: repaired, and its failure reported.
+    let broken_path = dir.path().join("broken.wav");
+    let mut broken = open_file(&broken_path, 2);
+    broken.failure = Some(RecordingError::TooLong {
+        path: broken_path.clone(),
+    });
+    let (reply, mut broken_summary) = oneshot::channel();
+    finishing.push((broken, Some(reply)));
+
+    finish_together(&mut finishing);
+
+    assert!(finishing.is_empty());
+    for (path, frames_written, mut summary) in summaries {
+        let summary = summary.try_recv().expect("answered").expect("finished");
+        assert_eq!(summary.path, path);
+        assert_eq!(summary.frames, (frames_written * SAMPLES_PER_FRAME) as u64);
+        assert_eq!(read_samples(&path), expected_samples(frames_written));
+        let bytes = std::fs::read(&path).expect("read");
+        assert_eq!(summary.sha256, hex::encode(Sha256::digest(&bytes)));
+    }
+    assert!(matches!(
+        broken_summary.try_recv().expect("answered"),
+        Err(RecordingError::TooLong { .. })
+    ));
+    assert!(!repair(&broken_path).expect("check").was_damaged);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_filesystem_is_synced_once_for_a_batch_and_a_lone_file_on_its_own() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let closed = |name: &str| open_file(&dir.path().join(name), 1).close().expect("close");
+    let (one, two) = (closed("one.wav"), closed("two.wav"));
+    let device = device_of(&one).expect("fstat");
+    assert_eq!(
+        sync_filesystems([&one, &two].into_iter()),
+        vec![Some(device)]
+    );
+    assert!(
+        sync_filesystems([&one].into_iter()).is_empty(),
+        "a lone file is fsynced by itself"
+    );
+}
