@@ -318,6 +318,37 @@ fn malformed_input_gets_400_or_is_dropped_and_the_daemon_goes_on() {
 }
 
 #[test]
+fn listening_on_every_interface_a_caller_is_given_a_reachable_address() {
+    let daemon = Daemon::start(DaemonOptions {
+        sip_listen: "0.0.0.0:0",
+        answer_delay: "0s",
+        ..DaemonOptions::default()
+    });
+    assert!(daemon.sip.ip().is_unspecified(), "{}", daemon.sip);
+    let target: std::net::SocketAddr = ([127, 0, 0, 1], daemon.sip.port()).into();
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    // No SDP in the INVITE: our offer comes in the 200.
+    let ok = raw_request(
+        "INVITE",
+        target,
+        &socket,
+        "CSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1>\r\n",
+        "hotline",
+    );
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    let contact = ok
+        .lines()
+        .find(|line| line.to_ascii_lowercase().starts_with("contact:"))
+        .expect("Contact");
+    assert!(
+        contact.contains(&format!("127.0.0.1:{}", daemon.sip.port())),
+        "not the unspecified address: {contact}"
+    );
+    assert!(ok.contains("c=IN IP4 127.0.0.1\r\n"), "{ok}");
+    assert!(!ok.contains("0.0.0.0"), "{ok}");
+}
+
+#[test]
 fn unknown_numbers_get_404_and_untrusted_sources_get_403() {
     let daemon = Daemon::start(DaemonOptions::default());
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");

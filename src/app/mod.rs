@@ -7,7 +7,6 @@
 
 mod config;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -66,7 +65,7 @@ pub async fn run(
         .with_context(|| format!("binding HTTP on {}", config.api.listen))?;
     let http_addr = http_listener.local_addr()?;
     let tickets = Tickets::new(store.clone(), loaded.desk());
-    let media_ip = media_ip(sip_addr.ip());
+    let media_ip = sip_addr.ip();
     let services = Arc::new(CallServices {
         store: store.clone(),
         journal: CallJournal::start(store.clone()),
@@ -148,14 +147,6 @@ async fn sync_communities(
 
 /// The address RTP binds to and SDP names: the SIP address, or loopback
 /// when SIP listens on every interface (a deployment names its address).
-fn media_ip(sip_ip: IpAddr) -> IpAddr {
-    if sip_ip.is_unspecified() {
-        IpAddr::from([127, 0, 0, 1])
-    } else {
-        sip_ip
-    }
-}
-
 fn load_prompts(loaded: &Loaded) -> anyhow::Result<Prompts> {
     let files: std::collections::HashMap<_, _> = loaded.prompt_files().into_iter().collect();
     let load = |name: &str| -> anyhow::Result<Prompt> {

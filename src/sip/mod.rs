@@ -29,6 +29,7 @@ use serde::Deserialize;
 pub use dialog::{DialogEvent, ReInvite, ServerDialog};
 pub use endpoint::{Counters, Endpoint, Incoming, InviteServer, NonInviteServer};
 pub use message::{ParseError, Request};
+pub use transport::advertised_ip;
 
 /// Parse one datagram into a request (responses are `Unanswerable` here).
 /// The endpoint does this for every message; exposed for fuzzing and benches.

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -104,6 +104,15 @@ impl Transports {
         self.local_addr
     }
 
+    /// Our address as `peer` should see it (Contact, Via): see
+    /// [`advertised_ip`].
+    pub(crate) fn advertised_addr(&self, peer: SocketAddr) -> SocketAddr {
+        SocketAddr::new(
+            advertised_ip(self.local_addr.ip(), peer),
+            self.local_addr.port(),
+        )
+    }
+
     /// Track a connection reported by a socket task.
     pub(crate) fn on_connected(
         &mut self,
@@ -154,6 +163,33 @@ impl Transports {
             }
         }
     }
+}
+
+/// The address to tell `peer` to reach us at, when we listen on `listen`:
+/// `listen` itself, unless it is unspecified (`0.0.0.0`, `::`: every
+/// interface), which no peer can send to; then the address this host
+/// sends from towards `peer`, as the routing table says (a UDP socket
+/// connected to `peer` reports it; nothing is sent). If even that fails,
+/// the loopback address of the family. Behind NAT neither is the address
+/// the peer must use; that needs the trunk's help (or a SBC) as ever.
+pub fn advertised_ip(listen: IpAddr, peer: SocketAddr) -> IpAddr {
+    if !listen.is_unspecified() {
+        return listen;
+    }
+    let any: SocketAddr = match peer {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    std::net::UdpSocket::bind(any)
+        .and_then(|probe| {
+            probe.connect(peer)?;
+            probe.local_addr()
+        })
+        .map(|local| local.ip())
+        .unwrap_or(match peer {
+            SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        })
 }
 
 /// Asks for a UDP receive buffer of [`UDP_RECEIVE_BUFFER`] (the kernel caps
@@ -336,5 +372,31 @@ async fn drain_frames(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_specific_listen_address_is_advertised_as_it_is() {
+        let listen: IpAddr = "192.0.2.7".parse().expect("ip");
+        let peer: SocketAddr = "127.0.0.1:5060".parse().expect("addr");
+        assert_eq!(advertised_ip(listen, peer), listen);
+    }
+
+    #[test]
+    fn an_unspecified_listen_address_becomes_the_one_towards_the_peer() {
+        let peer: SocketAddr = "127.0.0.1:5060".parse().expect("addr");
+        assert_eq!(
+            advertised_ip(Ipv4Addr::UNSPECIFIED.into(), peer),
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        );
+        let peer: SocketAddr = "[::1]:5060".parse().expect("addr");
+        assert_eq!(
+            advertised_ip(Ipv6Addr::UNSPECIFIED.into(), peer),
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        );
     }
 }

@@ -16,6 +16,7 @@ use crate::recording::CallRecorder;
 use crate::sip::sdp::{self, AudioCodec, Direction, Negotiated, Sdp};
 use crate::sip::{
     DialogEvent, InviteServer, NonInviteServer, ReInvite, ServerDialog, SipError, StatusCode,
+    advertised_ip,
 };
 use crate::store::{CallWrite, NewCall, unix_millis};
 
@@ -222,7 +223,9 @@ async fn ring_and_answer(
             }
         }
     };
-    let (socket, lease) = match services.ports.bind(services.media_ip).await {
+    // The address in our SDP, which the caller sends its RTP to.
+    let media_ip = advertised_ip(services.media_ip, invite.request().source());
+    let (socket, lease) = match services.ports.bind(media_ip).await {
         Ok(bound) => bound,
         Err(err) => {
             warn!(%err, "refused: no RTP port");
@@ -245,21 +248,10 @@ async fn ring_and_answer(
     let session_id = u64::from(rand::random::<u32>());
     let local_port = lease.port();
     let body = match &offered {
-        Some((offer, negotiated)) => sdp::build_answer(
-            offer,
-            session_id,
-            1,
-            services.media_ip,
-            local_port,
-            negotiated,
-        ),
-        None => sdp::build_offer(
-            session_id,
-            1,
-            services.media_ip,
-            local_port,
-            Direction::SendRecv,
-        ),
+        Some((offer, negotiated)) => {
+            sdp::build_answer(offer, session_id, 1, media_ip, local_port, negotiated)
+        }
+        None => sdp::build_offer(session_id, 1, media_ip, local_port, Direction::SendRecv),
     };
     let recorder = match open_recording(services, community, call_id).await {
         Ok(recorder) => recorder,
@@ -358,7 +350,7 @@ async fn ring_and_answer(
         answered_at,
         sdp_version: 1,
         session_id,
-        local_rtp: std::net::SocketAddr::new(services.media_ip, local_port),
+        local_rtp: std::net::SocketAddr::new(media_ip, local_port),
     })
 }
 

@@ -61,7 +61,9 @@ pub struct CallServices {
     pub ports: RtpPortPool,
     /// Drives every call's media session.
     pub media: MediaEngine<CallRecorder>,
-    /// The address put in our SDP and that RTP sockets bind to.
+    /// The address put in our SDP and that RTP sockets bind to; when it
+    /// is unspecified (SIP listens on every interface), each call's is the
+    /// local address towards its caller (`sip::advertised_ip`).
     pub media_ip: IpAddr,
     pub prompts: Prompts,
     pub hotline: HotlineConfig,

@@ -55,6 +55,8 @@ pub struct DaemonOptions {
     pub extra: String,
     pub database_url: Option<String>,
     pub trust_loopback: bool,
+    /// `--sip-listen`.
+    pub sip_listen: &'static str,
 }
 
 impl Default for DaemonOptions {
@@ -64,6 +66,7 @@ impl Default for DaemonOptions {
             extra: String::new(),
             database_url: None,
             trust_loopback: true,
+            sip_listen: "127.0.0.1:0",
         }
     }
 }
@@ -122,7 +125,7 @@ impl Daemon {
             .arg("--data-dir")
             .arg(dir.path())
             .arg("--sip-listen")
-            .arg("127.0.0.1:0")
+            .arg(options.sip_listen)
             .arg("--http-listen")
             .arg("127.0.0.1:0")
             .arg("--rtp-ports")

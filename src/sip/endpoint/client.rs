@@ -46,7 +46,7 @@ impl Core {
         }
         let contact = format!(
             "<sip:{};transport={}>",
-            self.transports.local_addr(),
+            self.transports.advertised_addr(request.source),
             request.transport.as_str().to_ascii_lowercase()
         );
         let headers = [
@@ -98,7 +98,7 @@ impl Core {
             }
             return;
         };
-        let local_addr = self.transports.local_addr();
+        let local_addr = self.transports.advertised_addr(dialog.state.peer);
         let request = dialog.state.bye(local_addr, &self.config.user_agent);
         let transport = dialog.state.transport;
         // Over TCP, the connection the call came on while it lives.

@@ -66,7 +66,7 @@ impl Core {
                 }
                 tracing::debug!(%source, %reason, "answering 400");
                 bump(&self.counters.answered_bad_request);
-                let host = self.transports.local_addr().ip().to_string();
+                let host = self.transports.advertised_addr(source).ip().to_string();
                 let bytes = build_bad_request(&request, &reason, &self.config.user_agent, &host);
                 self.answer_new(*request, StatusCode::BAD_REQUEST, bytes)
                     .await;

@@ -668,3 +668,34 @@ async fn a_malformed_tcp_stream_is_closed() {
         .unwrap_or(0);
     assert_eq!(n, 0, "the connection is closed without an answer");
 }
+
+#[tokio::test]
+async fn listening_on_every_interface_the_contact_is_the_address_towards_the_caller() {
+    let config = SipConfig {
+        listen: "0.0.0.0:0".parse().expect("addr"),
+        ..SipConfig::default()
+    };
+    let (endpoint, mut incoming) = Endpoint::bind_on_current_runtime(&config)
+        .await
+        .expect("bind");
+    let port = endpoint.local_addr().port();
+    let to: SocketAddr = ([127, 0, 0, 1], port).into();
+    let socket = peer().await;
+    let me = socket.local_addr().expect("addr");
+    send(
+        &socket,
+        to,
+        &request("INVITE", me, "inv", "call-any", None, 1),
+    )
+    .await;
+    assert!(status_line(&recv(&socket).await).contains("100"));
+    let server = next_invite(&mut incoming).await;
+    let _answering = tokio::spawn(server.answer(b"v=0\r\n".to_vec()));
+    let ok = recv(&socket).await;
+    assert!(status_line(&ok).contains("200"), "{ok}");
+    let contact = header(&ok, "Contact").expect("Contact in the 200");
+    assert!(
+        contact.contains(&format!("sip:127.0.0.1:{port}")),
+        "a caller on loopback is told the loopback address: {contact}"
+    );
+}
