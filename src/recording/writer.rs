@@ -537,14 +537,25 @@ fn run_writer(inbox: &Receiver<Command>, header_sync: Duration) {
 /// the files. A batch of one, or a filesystem that refuses `syncfs`, gets
 /// the plain `fsync`.
 fn finish_together(finishing: &mut Vec<(OpenFile, Option<Reply>)>) {
-    let closed: Vec<(Result<ClosedRecording>, Option<Reply>)> = finishing
+    let closed: Vec<_> = finishing
         .drain(..)
-        .map(|(file, reply)| (file.close(), reply))
+        .map(|(file, reply)| {
+            let closed = file.close().map(|closed| {
+                let device = device_of(&closed);
+                (closed, device)
+            });
+            (closed, reply)
+        })
         .collect();
-    let durable = sync_filesystems(closed.iter().filter_map(|(c, _)| c.as_ref().ok()));
+    let durable = sync_filesystems(
+        closed
+            .iter()
+            .filter_map(|(closed, _)| closed.as_ref().ok())
+            .filter_map(|(closed, device)| Some(((*device)?, closed))),
+    );
     for (result, reply) in closed {
-        let summary = result.and_then(|closed| {
-            if !durable.contains(&device_of(&closed)) {
+        let summary = result.and_then(|(closed, device)| {
+            if !device.is_some_and(|device| durable.contains(&device)) {
                 closed.sync()?;
             }
             closed.summarise()
@@ -560,21 +571,21 @@ fn device_of(closed: &ClosedRecording) -> Option<u64> {
     closed.file().metadata().ok().map(|meta| meta.dev())
 }
 
-/// `syncfs` once for each filesystem holding two or more of `closed`;
-/// returns the filesystems made durable.
+/// `syncfs` once for each filesystem (device) holding two or more of the
+/// files; returns the filesystems made durable. A `syncfs` also makes the
+/// new files' directory entries durable, which an `fsync` of each file
+/// alone did not.
 #[cfg(target_os = "linux")]
-fn sync_filesystems<'a>(closed: impl Iterator<Item = &'a ClosedRecording>) -> Vec<Option<u64>> {
+fn sync_filesystems<'a>(files: impl Iterator<Item = (u64, &'a ClosedRecording)>) -> Vec<u64> {
     let mut by_device: HashMap<u64, (&ClosedRecording, usize)> = HashMap::new();
-    for file in closed {
-        if let Some(device) = device_of(file) {
-            by_device.entry(device).or_insert((file, 0)).1 += 1;
-        }
+    for (device, file) in files {
+        by_device.entry(device).or_insert((file, 0)).1 += 1;
     }
     by_device
         .into_iter()
         .filter(|(_, (_, files))| *files >= 2)
         .filter_map(|(device, (file, _))| match rustix::fs::syncfs(file.file()) {
-            Ok(()) => Some(Some(device)),
+            Ok(()) => Some(device),
             Err(error) => {
                 tracing::warn!(path = %file.path().display(), %error, "syncfs failed; syncing recordings one by one");
                 None
@@ -584,7 +595,7 @@ fn sync_filesystems<'a>(closed: impl Iterator<Item = &'a ClosedRecording>) -> Ve
 }
 
 #[cfg(not(target_os = "linux"))]
-fn sync_filesystems<'a>(_closed: impl Iterator<Item = &'a ClosedRecording>) -> Vec<Option<u64>> {
+fn sync_filesystems<'a>(_files: impl Iterator<Item = (u64, &'a ClosedRecording)>) -> Vec<u64> {
     Vec::new()
 }
 

@@ -354,12 +354,13 @@ fn a_filesystem_is_synced_once_for_a_batch_and_a_lone_file_on_its_own() {
     let closed = |name: &str| open_file(&dir.path().join(name), 1).close().expect("close");
     let (one, two) = (closed("one.wav"), closed("two.wav"));
     let device = device_of(&one).expect("fstat");
+    assert_eq!(device_of(&two), Some(device));
     assert_eq!(
-        sync_filesystems([&one, &two].into_iter()),
-        vec![Some(device)]
+        sync_filesystems([(device, &one), (device, &two)].into_iter()),
+        vec![device]
     );
     assert!(
-        sync_filesystems([&one].into_iter()).is_empty(),
+        sync_filesystems([(device, &one)].into_iter()).is_empty(),
         "a lone file is fsynced by itself"
     );
 }
