@@ -145,8 +145,6 @@ async fn sync_communities(
     Ok(())
 }
 
-/// The address RTP binds to and SDP names: the SIP address, or loopback
-/// when SIP listens on every interface (a deployment names its address).
 fn load_prompts(loaded: &Loaded) -> anyhow::Result<Prompts> {
     let files: std::collections::HashMap<_, _> = loaded.prompt_files().into_iter().collect();
     let load = |name: &str| -> anyhow::Result<Prompt> {

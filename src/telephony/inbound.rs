@@ -377,8 +377,8 @@ async fn open_recording(
     );
     let path: PathBuf = services.recordings_root.join(&relative);
     // Creating a file can wait on the filesystem's journal: the recording
-    // service's creator thread does it, not a worker thread, where it would
-    // hold up the SIP endpoint and media ticks.
+    // service's creator thread does it, not a runtime worker, where it
+    // would hold up the media ticks and the other calls.
     match services.recordings.open_async(path).await {
         Ok(recorder) => Ok((recorder, relative)),
         Err(err) => {
