@@ -444,12 +444,6 @@ impl OpenFile {
         let _ = self.spares.try_send(samples);
     }
 
-    fn finish(self) -> Result<RecordingSummary> {
-        let closed = self.close()?;
-        closed.sync()?;
-        closed.summarise()
-    }
-
     /// Writes the final header (see [`ClosedRecording`]); a file that
     /// failed earlier is repaired and its failure returned.
     fn close(self) -> Result<ClosedRecording> {
@@ -524,9 +518,9 @@ fn run_writer(inbox: &Receiver<Command>, header_sync: Duration) {
         }
         thread::sleep(BATCH_PAUSE);
     }
-    for (_, file) in files.drain() {
-        deliver(file.finish(), None);
-    }
+    // The files still open are finished like a batch: one syncfs for all.
+    finishing.extend(files.drain().map(|(_, file)| (file, None)));
+    finish_together(&mut finishing);
 }
 
 /// Closes the batch's finished files, makes them durable together and
