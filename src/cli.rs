@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::{self, Loaded, Overrides};
 use crate::desk::users::{Role, Users};
-use crate::desk::{AreaCode, ImportOptions, archive};
+use crate::desk::{AreaCode, EndReason, ImportOptions, archive};
 use crate::store::{CallRecord, Store};
 use crate::text;
 
@@ -348,10 +348,12 @@ fn calls_table(calls: &[CallRecord], tz: chrono_tz::Tz) -> String {
             call.community.as_deref().unwrap_or("-"),
             call.menu_digit.as_deref().unwrap_or("-"),
             &duration,
-            call.end_reason
-                .as_deref()
-                .map(text::end_reason)
-                .unwrap_or("通话中"),
+            match call.end_reason.as_deref() {
+                Some(stored) => EndReason::parse(stored)
+                    .map(EndReason::label)
+                    .unwrap_or(text::UNKNOWN_END_REASON),
+                None => text::CALL_IN_PROGRESS,
+            },
             call.recording_path.as_deref().unwrap_or("-"),
         ];
         out.push_str(&row.join("\t"));

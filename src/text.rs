@@ -23,21 +23,10 @@ pub const CALLS_HEADER: [&str; 9] = [
     "录音",
 ];
 
-/// What an end reason code means to a person.
-pub fn end_reason(code: &str) -> &'static str {
-    match code {
-        "caller_hangup" => "来电方挂机",
-        "hotline_hangup" => "系统挂机",
-        "cancelled" => "接听前取消",
-        "rtp_timeout" => "媒体超时",
-        "ack_timeout" => "应答未确认",
-        "rejected" => "已拒接",
-        "shutdown" => "服务停止",
-        "crashed" => "异常中断(已修复)",
-        "error" => "系统错误",
-        _ => "未知",
-    }
-}
+/// An end reason this build does not know (a newer node's record).
+pub const UNKNOWN_END_REASON: &str = "未知";
+/// A call that has not ended yet.
+pub const CALL_IN_PROGRESS: &str = "通话中";
 
 /// `hotline users add|passwd` asks for the password with this.
 pub const PASSWORD_PROMPT: &str = "密码: ";

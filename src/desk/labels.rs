@@ -149,3 +149,18 @@ pub(crate) const ENTRANCE: &str = "单元";
 pub(crate) const VOICE_MESSAGE_TEXT: &str = "语音留言";
 pub(crate) const VOICE_MESSAGE_SECONDS_UNIT: &str = "秒";
 pub(crate) const VOICE_MESSAGE_SEE_RECORDING: &str = "录音见关联来电";
+
+pub(crate) fn end_reason(reason: super::EndReason) -> &'static str {
+    use super::EndReason;
+    match reason {
+        EndReason::CallerHangUp => "来电方挂机",
+        EndReason::HotlineHangUp => "系统挂机",
+        EndReason::Cancelled => "接听前取消",
+        EndReason::Rejected => "已拒接",
+        EndReason::RtpTimeout => "媒体超时",
+        EndReason::AckTimeout => "应答未确认",
+        EndReason::Shutdown => "服务停止",
+        EndReason::Crashed => "异常中断(已修复)",
+        EndReason::Error => "系统错误",
+    }
+}

@@ -13,6 +13,7 @@
 //! change (`telephony`, `api`).
 
 pub mod archive;
+mod call_end;
 pub mod call_log;
 mod config;
 mod fullwidth;
@@ -31,6 +32,7 @@ pub use archive::{
     ArchiveError, ImportOptions, ImportReport, ImportSummary, RejectedRow, Resident,
     Role as ResidentRole, export_file, import_file,
 };
+pub use call_end::EndReason;
 pub use config::{DEFAULT_TIME_ZONE, DeskConfig};
 pub use phone::{AreaCode, E164, NormalisedPhone, PhoneError, PhoneKind, normalise};
 pub use rooms::{RoomAddress, RoomError};

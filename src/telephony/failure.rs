@@ -25,6 +25,9 @@ pub enum CallFailure {
     RtpTimeout,
     /// The daemon is shutting down.
     Shutdown,
+    /// The daemon died under the call; its record was finished at the next
+    /// start.
+    DaemonRestarted,
 }
 
 impl CallFailure {
@@ -40,6 +43,7 @@ impl CallFailure {
             CallFailure::AckTimeout => "ack_timeout",
             CallFailure::RtpTimeout => "rtp_timeout",
             CallFailure::Shutdown => "shutdown",
+            CallFailure::DaemonRestarted => "daemon_restarted",
         }
     }
 
@@ -50,9 +54,10 @@ impl CallFailure {
             CallFailure::UnknownNumber => StatusCode::NOT_FOUND,
             CallFailure::NoCommonCodec => StatusCode::NOT_ACCEPTABLE_HERE,
             CallFailure::BadSdp => StatusCode::BAD_REQUEST,
-            CallFailure::NoMediaPort | CallFailure::RecordingFailed | CallFailure::Shutdown => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            CallFailure::NoMediaPort
+            | CallFailure::RecordingFailed
+            | CallFailure::Shutdown
+            | CallFailure::DaemonRestarted => StatusCode::SERVICE_UNAVAILABLE,
             CallFailure::AckTimeout | CallFailure::RtpTimeout => StatusCode::REQUEST_TIMEOUT,
         }
     }

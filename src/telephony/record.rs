@@ -7,10 +7,11 @@ use std::time::SystemTime;
 
 use tracing::{info, warn};
 
-use crate::desk::VoiceMessageReporter;
+use crate::desk::{EndReason, VoiceMessageReporter};
 use crate::sip::StatusCode;
 use crate::store::{CallEnd, CallWrite, unix_millis};
 
+use super::failure::CallFailure;
 use super::service::CallServices;
 
 /// Writes one call's record; store trouble is logged, never ends the call.
@@ -76,21 +77,21 @@ impl CallRecordWriter {
     pub(super) async fn ended(
         &mut self,
         ended_at: SystemTime,
-        reason: &str,
-        code: Option<&str>,
+        reason: EndReason,
+        failure: Option<CallFailure>,
         status: Option<StatusCode>,
         duration_ms: Option<i64>,
         sha256: Option<String>,
     ) {
         let end = CallEnd {
             ended_at: unix_millis(ended_at),
-            end_reason: reason.to_string(),
-            end_code: code.map(str::to_string),
+            end_reason: reason.as_str().to_string(),
+            end_code: failure.map(|failure| failure.code().to_string()),
             sip_status: status.map(|s| i32::from(s.0)),
             duration_ms,
             recording_sha256: sha256,
         };
-        info!(reason, code, "call ended");
+        info!(%reason, code = failure.map(CallFailure::code), "call ended");
         let write = CallWrite::Ended {
             id: self.id.clone(),
             end,

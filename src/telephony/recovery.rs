@@ -7,8 +7,11 @@ use std::path::Path;
 
 use tracing::{info, warn};
 
+use crate::desk::EndReason;
 use crate::recording;
 use crate::store::{CallEnd, Store, StoreError};
+
+use super::failure::CallFailure;
 
 /// Finishes the calls a crash left open; returns how many.
 pub async fn recover(
@@ -20,8 +23,8 @@ pub async fn recover(
     for call in &calls {
         let mut end = CallEnd {
             ended_at: call.answered_at.unwrap_or(call.offered_at),
-            end_reason: "crashed".to_string(),
-            end_code: Some("daemon_restarted".to_string()),
+            end_reason: EndReason::Crashed.as_str().to_string(),
+            end_code: Some(CallFailure::DaemonRestarted.code().to_string()),
             ..CallEnd::default()
         };
         if let Some(relative) = &call.recording_path {

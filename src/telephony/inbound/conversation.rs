@@ -1,0 +1,334 @@
+//! An answered call to its end: the IVR's actions are carried out on the
+//! media session and the call record, what the caller does (digits over RTP
+//! or SIP INFO, hold, hang-up) and the media's silence are fed back to it,
+//! and when either side ends the call the recording is finished.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::media::MediaEvent;
+use crate::sip::sdp::Direction;
+use crate::sip::{DialogEvent, NonInviteServer, ReInvite, StatusCode};
+
+use super::super::config::MENU_CHOICE_OTHER;
+use super::super::failure::CallFailure;
+use super::super::ivr::{Choice, Ivr, IvrAction, IvrEvent};
+use super::super::record::CallRecordWriter;
+use super::super::service::{ALLOW, CallServices};
+use super::Ending;
+use super::answer::Answered;
+use super::offer;
+
+/// What an answered call came to.
+pub(super) struct Outcome {
+    pub(super) ending: Ending,
+    /// When the call ended (before the recording was finalised).
+    pub(super) ended_at: SystemTime,
+    /// The recording's length.
+    pub(super) duration_ms: Option<i64>,
+    pub(super) sha256: Option<String>,
+    /// A voice message was recorded (it becomes a work order).
+    pub(super) message_taken: bool,
+}
+
+/// What one event asks of the conversation.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Feed this to the IVR.
+    Ivr(IvrEvent),
+    /// Nothing for the IVR (answered in place, or nothing to do).
+    Continue,
+    /// The call is over this way; hang up first when `bye` says so.
+    End { ending: Ending, bye: bool },
+}
+
+/// What woke the conversation.
+enum Happened {
+    Media(Option<MediaEvent>),
+    /// Boxed: a dialog event is large and rare.
+    Dialog(Option<Box<DialogEvent>>),
+    Timer,
+    Shutdown,
+}
+
+/// The conversation's own state besides the IVR.
+struct Conversation<'a> {
+    services: &'a CallServices,
+    record: &'a CallRecordWriter,
+    call: Answered,
+    ivr: Ivr,
+    /// The IVR's single timer: when it fires and its generation.
+    timer: Option<(tokio::time::Instant, u32)>,
+    /// Where the voice message started in the recording.
+    voicemail_start: Option<i64>,
+}
+
+/// Runs the IVR over an answered call to its end.
+pub(super) async fn converse(
+    services: &Arc<CallServices>,
+    record: &CallRecordWriter,
+    call: Answered,
+    shutdown: &CancellationToken,
+) -> Outcome {
+    let mut conversation = Conversation {
+        services,
+        record,
+        call,
+        ivr: Ivr::new(services.ivr.clone(), services.voicemail.clone()),
+        timer: None,
+        voicemail_start: None,
+    };
+    let mut pending = conversation.ivr.start();
+    let ending = loop {
+        if conversation.perform(std::mem::take(&mut pending)).await {
+            break Ending::HOTLINE_HANG_UP;
+        }
+        match conversation.next_step(shutdown).await {
+            Step::Ivr(event) => pending = conversation.ivr.handle(event),
+            Step::Continue => {}
+            Step::End { ending, bye } => {
+                conversation.close_message().await;
+                if bye {
+                    drop(conversation.call.dialog.bye().await);
+                }
+                break ending;
+            }
+        }
+    };
+    let ended_at = SystemTime::now();
+    let message_taken = conversation.voicemail_start.is_some();
+    finish(conversation.call, ending, ended_at, message_taken).await
+}
+
+impl Conversation<'_> {
+    /// Carries out the IVR's actions; true when the call is over (the IVR
+    /// hung up or has nothing more to do).
+    async fn perform(&mut self, actions: Vec<IvrAction>) -> bool {
+        for action in actions {
+            match action {
+                IvrAction::Play(id) => self.call.media.play(self.services.prompts.get(id).clone()),
+                IvrAction::StartTimer { after, generation } => {
+                    self.timer = Some((tokio::time::Instant::now() + after, generation));
+                }
+                IvrAction::MenuChosen(choice) => {
+                    let (digit, code) = match choice {
+                        Choice::Digit(digit, menu) => (Some(digit.to_string()), menu.code()),
+                        Choice::Other => (None, MENU_CHOICE_OTHER),
+                    };
+                    info!(choice = code, "menu choice");
+                    self.record.menu_choice(digit.as_deref(), code).await;
+                }
+                IvrAction::VoicemailStarted => {
+                    self.voicemail_start = Some(elapsed_ms(self.call.answered_at));
+                }
+                IvrAction::VoicemailEnded => {
+                    let end = elapsed_ms(self.call.answered_at);
+                    let start = self.voicemail_start.unwrap_or(end);
+                    self.record.voicemail(start, end).await;
+                }
+                IvrAction::HangUp => {
+                    if let Err(err) = self.call.dialog.bye().await {
+                        info!(%err, "our BYE was not answered");
+                    }
+                    return true;
+                }
+            }
+        }
+        self.ivr.is_done()
+    }
+
+    /// Waits for the next thing that happens to the call and says what it
+    /// asks for.
+    async fn next_step(&mut self, shutdown: &CancellationToken) -> Step {
+        let timer_at = self.timer.map(|(at, _)| at);
+        let happened = tokio::select! {
+            event = self.call.media_events.recv() => Happened::Media(event),
+            event = self.call.dialog.next_event() => Happened::Dialog(event.map(Box::new)),
+            () = sleep_until(timer_at), if timer_at.is_some() => Happened::Timer,
+            () = shutdown.cancelled() => Happened::Shutdown,
+        };
+        match happened {
+            Happened::Media(event) => media_step(event),
+            Happened::Dialog(event) => self.dialog_step(event.map(|event| *event)).await,
+            Happened::Timer => match self.timer.take() {
+                Some((_, generation)) => Step::Ivr(IvrEvent::Timer(generation)),
+                None => Step::Continue,
+            },
+            Happened::Shutdown => Step::End {
+                ending: Ending::failed(CallFailure::Shutdown),
+                bye: true,
+            },
+        }
+    }
+
+    async fn dialog_step(&mut self, event: Option<DialogEvent>) -> Step {
+        match event {
+            Some(DialogEvent::Bye) | None => Step::End {
+                ending: Ending::CALLER_HANG_UP,
+                bye: false,
+            },
+            Some(DialogEvent::ReInvite(reinvite)) => {
+                self.answer_reinvite(reinvite).await;
+                Step::Continue
+            }
+            Some(DialogEvent::Info(info)) => {
+                let digit = info_digit(&info);
+                info.respond(StatusCode::OK, Vec::new(), None).await;
+                digit.map_or(Step::Continue, |digit| Step::Ivr(IvrEvent::Digit(digit)))
+            }
+            Some(DialogEvent::Other(other)) => {
+                let allow = vec![("Allow".to_string(), ALLOW.to_string())];
+                other
+                    .respond(StatusCode::METHOD_NOT_ALLOWED, allow, None)
+                    .await;
+                Step::Continue
+            }
+        }
+    }
+
+    /// A hang-up while the message is being recorded ends the message there.
+    async fn close_message(&mut self) {
+        if self.ivr.hung_up().contains(&IvrAction::VoicemailEnded) {
+            let end = elapsed_ms(self.call.answered_at);
+            let start = self.voicemail_start.unwrap_or(end);
+            self.record.voicemail(start, end).await;
+        }
+    }
+
+    /// Hold and resume (RFC 3264 §8.4): answer the direction the caller asks
+    /// for and stop or restart sending.
+    async fn answer_reinvite(&mut self, reinvite: ReInvite) {
+        let answer = match self.call.local.answer_reinvite(reinvite.request().body()) {
+            Ok(answer) => answer,
+            Err(status) => {
+                reinvite.reject(status).await;
+                return;
+            }
+        };
+        if let Some(negotiated) = answer.negotiated {
+            let on_hold = negotiated.direction != Direction::SendRecv;
+            info!(on_hold, "re-INVITE");
+            let call = &mut self.call;
+            call.media.update(
+                negotiated.remote_rtp,
+                offer::media_codec(negotiated.codec),
+                negotiated.telephone_event_pt,
+            );
+            call.media.set_hold(on_hold);
+            call.negotiated = negotiated;
+        }
+        drop(reinvite.answer(answer.body).await);
+    }
+}
+
+/// What a media event asks of the conversation.
+fn media_step(event: Option<MediaEvent>) -> Step {
+    match event {
+        Some(MediaEvent::Digit(digit)) => Step::Ivr(IvrEvent::Digit(digit.as_char())),
+        Some(MediaEvent::PlaybackFinished) => Step::Ivr(IvrEvent::PromptFinished),
+        Some(MediaEvent::Inactive) | None => {
+            info!("no RTP from the caller; hanging up");
+            Step::End {
+                ending: Ending::failed(CallFailure::RtpTimeout),
+                bye: true,
+            }
+        }
+    }
+}
+
+/// Stops the media, finishes the recording and says what the call came to.
+async fn finish(
+    call: Answered,
+    ending: Ending,
+    ended_at: SystemTime,
+    message_taken: bool,
+) -> Outcome {
+    let duration_ms = elapsed_ms(call.answered_at);
+    let summary = match call.media.stop().await {
+        Ok((recorder, stats)) => {
+            info!(
+                packets_received = stats.packets_received,
+                packets_sent = stats.packets_sent,
+                packets_lost = stats.packets_lost_estimate,
+                "media ended"
+            );
+            recorder
+                .finish()
+                .await
+                .inspect_err(|err| warn!(%err, "recording could not be finished"))
+                .ok()
+        }
+        Err(err) => {
+            // The engine dropped the recorder, which finalised the file
+            // without a hash.
+            warn!(%err, "media session lost");
+            None
+        }
+    };
+    let (duration_ms, sha256) = match summary {
+        Some(summary) => (
+            i64::try_from(summary.duration.as_millis()).unwrap_or(duration_ms),
+            Some(summary.sha256),
+        ),
+        None => (duration_ms, None),
+    };
+    Outcome {
+        ending,
+        ended_at,
+        duration_ms: Some(duration_ms),
+        sha256,
+        message_taken,
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A digit sent as SIP INFO `application/dtmf-relay`.
+fn info_digit(info: &NonInviteServer) -> Option<char> {
+    let request = info.request();
+    let is_relay = request
+        .content_type()
+        .is_some_and(|ct| ct.eq_ignore_ascii_case("application/dtmf-relay"));
+    if !is_relay {
+        return None;
+    }
+    let body = std::str::from_utf8(request.body()).ok()?;
+    crate::media::parse_dtmf_relay(body).map(|digit| digit.as_char())
+}
+
+fn elapsed_ms(since: Instant) -> i64 {
+    i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::Digit;
+
+    #[test]
+    fn media_events_become_ivr_events_and_silence_ends_the_call() {
+        let digit = Digit::new('5').expect("a digit");
+        assert_eq!(
+            media_step(Some(MediaEvent::Digit(digit))),
+            Step::Ivr(IvrEvent::Digit('5'))
+        );
+        assert_eq!(
+            media_step(Some(MediaEvent::PlaybackFinished)),
+            Step::Ivr(IvrEvent::PromptFinished)
+        );
+        let silence = Step::End {
+            ending: Ending::failed(CallFailure::RtpTimeout),
+            bye: true,
+        };
+        assert_eq!(media_step(Some(MediaEvent::Inactive)), silence);
+        assert_eq!(media_step(None), silence);
+    }
+}
