@@ -10,8 +10,10 @@ use std::fmt;
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// The caller hung up (their BYE).
+    #[serde(rename = "caller_hangup")]
     CallerHangUp,
     /// The hotline ended the call when its flow was done (our BYE).
+    #[serde(rename = "hotline_hangup")]
     HotlineHangUp,
     /// The caller gave up before the call was answered (CANCEL).
     Cancelled,
