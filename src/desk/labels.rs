@@ -164,3 +164,21 @@ pub(crate) fn end_reason(reason: super::EndReason) -> &'static str {
         EndReason::Error => "系统错误",
     }
 }
+
+pub(crate) fn operator_state(state: super::OperatorState) -> &'static str {
+    use super::OperatorState;
+    match state {
+        OperatorState::Offline => "离线",
+        OperatorState::Available => "空闲",
+        OperatorState::Ringing => "振铃",
+        OperatorState::OnCall => "通话中",
+        OperatorState::WrapUp => "整理",
+        OperatorState::Break => "暂离",
+    }
+}
+
+/// The break an operator is put on after letting calls ring out.
+pub(crate) const BREAK_NO_ANSWER: &str = "未接听";
+
+/// Break reasons the console offers (an operator may type another).
+pub const BREAK_REASONS: [&str; 4] = ["小休", "用餐", "培训", "会议"];

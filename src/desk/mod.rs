@@ -19,6 +19,7 @@ mod config;
 mod fullwidth;
 mod labels;
 mod phone;
+mod presence;
 mod rooms;
 mod tickets;
 pub mod users;
@@ -34,7 +35,12 @@ pub use archive::{
 };
 pub use call_end::EndReason;
 pub use config::{DEFAULT_TIME_ZONE, DeskConfig};
+pub use labels::BREAK_REASONS;
 pub use phone::{AreaCode, E164, NormalisedPhone, PhoneError, PhoneKind, normalise};
+pub use presence::{
+    DEFAULT_RING_OUTS_TO_BREAK, OperatorState, Presence, PresenceRules, RingFailure, StateChange,
+    longest_idle,
+};
 pub use rooms::{RoomAddress, RoomError};
 pub use tickets::{
     ActionKind, Category, CategoryCode, CommunityCode, ComplaintGrade, Department, DepartmentCode,
