@@ -13,6 +13,7 @@ mod calls;
 mod config;
 mod error;
 mod journal;
+mod operators;
 mod tickets;
 mod users;
 
@@ -32,6 +33,10 @@ pub use calls::{CallEnd, CallRecord, CallWrite, CallerMatch, NewCall};
 pub use config::StoreConfig;
 pub use error::StoreError;
 pub use journal::CallJournal;
+pub use operators::{
+    BindingRow, CALLBACK_MISSED, CALLBACK_PENDING, CallbackRow, MissedCallback, OperatorStateRow,
+    SipCredentialRow,
+};
 pub use tickets::{
     HoldChange, StoredTicket, TicketEventRow, TicketHoldRow, TicketQuery, TicketRow, TicketRowPage,
     VersionedWrite,
