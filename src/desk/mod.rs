@@ -12,6 +12,7 @@
 //! time, ids and sequence numbers in, then store the result and publish the
 //! change (`telephony`, `api`).
 
+mod acd;
 pub mod archive;
 mod call_end;
 pub mod call_log;
@@ -29,6 +30,7 @@ use uuid::Uuid;
 
 use crate::store::StoreError;
 
+pub use acd::{Acd, AcdAction, GroupRule, QueuedCallId, WaitingView};
 pub use archive::{
     ArchiveError, ImportOptions, ImportReport, ImportSummary, RejectedRow, Resident,
     Role as ResidentRole, export_file, import_file,
