@@ -14,6 +14,7 @@
 
 mod acd;
 pub mod archive;
+mod board;
 mod call_end;
 pub mod call_log;
 mod config;
@@ -34,6 +35,10 @@ pub use acd::{Acd, AcdAction, GroupRule, QueuedCallId, WaitingView};
 pub use archive::{
     ArchiveError, ImportOptions, ImportReport, ImportSummary, RejectedRow, Resident,
     Role as ResidentRole, export_file, import_file,
+};
+pub use board::{
+    BREAK_REASON_MAX_CHARS, BoardError, BoardFuture, OperatorBoard, OperatorView, PhoneView,
+    WaitingCallView, WantedState, break_reason,
 };
 pub use call_end::EndReason;
 pub use config::{DEFAULT_TIME_ZONE, DeskConfig};
