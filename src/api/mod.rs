@@ -19,7 +19,9 @@ mod departments;
 mod error;
 mod health;
 mod limiter;
+mod live;
 mod openapi;
+mod operators;
 mod tickets;
 mod users;
 
@@ -36,7 +38,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::desk::call_log::CallLog;
 use crate::desk::users::Users;
-use crate::desk::{AreaCode, Tickets};
+use crate::desk::{AreaCode, OperatorBoard, Tickets};
+use crate::events::Bus;
 use crate::store::Store;
 
 pub use crate::desk::users::AuthUser;
@@ -126,6 +129,9 @@ struct Inner {
     /// The owner archive; `None` in a state built without it (the archive
     /// routes then fail).
     archive: Option<archive::ArchiveAccess>,
+    /// The operators' board and the event bus behind `/api/operators`,
+    /// `/api/queue` and `/api/live`; `None` in a state built without them.
+    operators: Option<(Arc<dyn OperatorBoard>, Bus)>,
 }
 
 impl ApiState {
@@ -147,6 +153,7 @@ impl ApiState {
                 clock,
                 tickets: None,
                 archive: None,
+                operators: None,
             }),
         }
     }
@@ -180,6 +187,18 @@ impl ApiState {
         }
     }
 
+    /// The same state with the operators' board and the event bus behind
+    /// `/api/operators`, `/api/queue` and `/api/live`. Meant for start-up,
+    /// like [`ApiState::with_tickets`].
+    pub fn with_operators(self, board: Arc<dyn OperatorBoard>, bus: Bus) -> ApiState {
+        ApiState {
+            inner: Arc::new(Inner {
+                operators: Some((board, bus)),
+                ..self.into_inner()
+            }),
+        }
+    }
+
     /// The inner state to build on; a copy with a fresh login limiter when
     /// it is already shared.
     fn into_inner(self) -> Inner {
@@ -194,6 +213,7 @@ impl ApiState {
             clock: shared.clock.clone(),
             tickets: shared.tickets.clone(),
             archive: shared.archive.clone(),
+            operators: shared.operators.clone(),
         })
     }
 
@@ -229,6 +249,29 @@ impl ApiState {
         })
     }
 
+    /// The operators' board; an internal error when the state was built
+    /// without it (a wiring mistake, not the client's).
+    pub(crate) fn board(&self) -> Result<&dyn OperatorBoard, ApiError> {
+        self.operators().map(|(board, _)| board)
+    }
+
+    /// The event bus, like [`ApiState::board`].
+    pub(crate) fn bus(&self) -> Result<&Bus, ApiError> {
+        self.operators().map(|(_, bus)| bus)
+    }
+
+    fn operators(&self) -> Result<(&dyn OperatorBoard, &Bus), ApiError> {
+        match &self.inner.operators {
+            Some((board, bus)) => Ok((board.as_ref(), bus)),
+            None => {
+                tracing::error!(
+                    "the API was built without the operators (ApiState::with_operators)"
+                );
+                Err(ApiError::Internal)
+            }
+        }
+    }
+
     pub(crate) fn now(&self) -> SystemTime {
         (self.inner.clock)()
     }
@@ -254,6 +297,8 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .merge(tickets::routes())
         .merge(departments::routes())
         .merge(archive::routes())
+        .merge(operators::routes())
+        .merge(live::routes())
         .merge(openapi::routes())
 }
 

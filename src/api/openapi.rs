@@ -39,6 +39,7 @@ const BEARER_SCHEME: &str = "bearer";
         (name = "tickets", description = "Work orders (工单): operators and above; priority, grade and fee changes need a supervisor"),
         (name = "departments", description = "The configured departments and categories (any role)"),
         (name = "archive", description = "The owner archive (业主档案): lookup and search for operators and above"),
+        (name = "operators", description = "Operators' states, the queue and the live events (WebSocket `/api/live`); an operator sets only their own state"),
         (name = "health", description = "Liveness"),
         (name = "meta", description = "This document"),
     )

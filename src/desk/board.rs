@@ -6,8 +6,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use chrono::{DateTime, Utc};
 use super::presence::OperatorState;
+use chrono::{DateTime, Utc};
 
 /// A future the board answers with.
 pub type BoardFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
