@@ -349,6 +349,8 @@ pub(crate) struct Response {
     pub(crate) headers: Headers,
     pub(crate) cseq_method: String,
     pub(crate) branch: Option<String>,
+    /// The transport it came over: part of the client transaction's key.
+    pub(crate) transport: Transport,
 }
 
 impl Response {

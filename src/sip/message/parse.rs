@@ -140,7 +140,7 @@ pub(crate) fn parse(
     let headers = parse_headers(header_section);
     if start_line.starts_with("SIP/") {
         let headers = headers.map_err(unanswerable)?;
-        return parse_response(start_line, headers, available).map(Message::Response);
+        return parse_response(start_line, headers, transport).map(Message::Response);
     }
     parse_request(start_line, headers, available, source, transport)
         .map(|r| Message::Request(Box::new(r)))
@@ -149,7 +149,7 @@ pub(crate) fn parse(
 pub(super) fn parse_response(
     start_line: &str,
     headers: Headers,
-    _body: &[u8],
+    transport: Transport,
 ) -> Result<Response, ParseError> {
     let mut parts = start_line.splitn(3, ' ');
     let version = parts.next().unwrap_or_default();
@@ -176,6 +176,7 @@ pub(super) fn parse_response(
         headers,
         cseq_method,
         branch: via.branch,
+        transport,
     })
 }
 
