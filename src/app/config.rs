@@ -162,6 +162,7 @@ impl Loaded {
         if config.node.is_empty() {
             problems.push(("node".to_string(), "must not be empty".to_string()));
         }
+        problems.extend(config.sip.validate());
         problems.extend(config.hotline.validate());
         problems.extend(config.ivr.validate());
         problems.extend(config.api.validate());

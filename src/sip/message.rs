@@ -5,8 +5,8 @@
 //! The header and URI grammar is `rsipstack::sip`'s; this module decides
 //! which failures make a message unanswerable (drop and count) and which
 //! still deserve a 400 with the reason. It knows no transaction, no dialog
-//! and no socket. `parse` reads bytes, `build` writes them, `via` holds the
-//! Via and response-routing rules.
+//! and no socket. `frame` cuts a stream into messages, `parse` reads them,
+//! `build` writes them, `via` holds the Via and response-routing rules.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -19,10 +19,12 @@ use rsipstack::sip::{Header, Headers, Host, Uri, parse_uri};
 use super::{StatusCode, Transport};
 
 mod build;
+mod frame;
 mod parse;
 mod via;
 
 pub(crate) use build::*;
+pub(crate) use frame::*;
 pub(crate) use parse::*;
 pub(crate) use via::*;
 
@@ -349,6 +351,8 @@ pub(crate) struct Response {
     pub(crate) headers: Headers,
     pub(crate) cseq_method: String,
     pub(crate) branch: Option<String>,
+    /// The transport it came over: part of the client transaction's key.
+    pub(crate) transport: Transport,
 }
 
 impl Response {

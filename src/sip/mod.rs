@@ -149,6 +149,48 @@ pub struct SipConfig {
     pub t4: Duration,
     /// Largest message accepted (datagram or TCP frame), in bytes.
     pub max_message_size: usize,
+    /// A TCP connection with no traffic either way for this long is
+    /// closed; CRLF keep-alives (RFC 5626 §4.4.1) count as traffic.
+    #[serde(with = "humantime_serde")]
+    pub tcp_idle_timeout: Duration,
+    /// A message begun on a TCP connection must be whole within this (and
+    /// one we send taken by the peer, a connection we open made): else the
+    /// connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub tcp_message_timeout: Duration,
+    /// Most TCP connections open at once (accepted and our own); one more
+    /// is closed at once.
+    pub tcp_max_connections: usize,
+    /// Most TCP connections accepted from one IP address at once; one more
+    /// is closed at once.
+    pub tcp_max_connections_per_source: usize,
+}
+
+impl SipConfig {
+    /// Checks what the types alone cannot, as `(key path, problem)` pairs.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        for (key, value) in [
+            ("tcp_idle_timeout", self.tcp_idle_timeout),
+            ("tcp_message_timeout", self.tcp_message_timeout),
+        ] {
+            if value.is_zero() {
+                problems.push((format!("sip.{key}"), "must be longer than 0s".to_string()));
+            }
+        }
+        for (key, value) in [
+            ("tcp_max_connections", self.tcp_max_connections),
+            (
+                "tcp_max_connections_per_source",
+                self.tcp_max_connections_per_source,
+            ),
+        ] {
+            if value == 0 {
+                problems.push((format!("sip.{key}"), "must be at least 1".to_string()));
+            }
+        }
+        problems
+    }
 }
 
 /// RFC 3261 §17.1.1.1 T1 default.
@@ -159,6 +201,17 @@ pub const DEFAULT_T2: Duration = Duration::from_secs(4);
 pub const DEFAULT_T4: Duration = Duration::from_secs(5);
 /// Largest UDP payload (RFC 768 length field), our default message limit.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 65535;
+/// How long an idle TCP connection is kept: five minutes, well above the
+/// keep-alive interval clients use (RFC 5626 §4.4.1 suggests 95–120 s).
+pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a message may take to arrive whole on TCP; a legitimate one
+/// takes milliseconds.
+pub const DEFAULT_TCP_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// TCP connections open at once: far above what trunks and phones need,
+/// far below the descriptors a process gets.
+pub const DEFAULT_TCP_MAX_CONNECTIONS: usize = 4096;
+/// TCP connections from one address: a trunk or PBX uses one or a few.
+pub const DEFAULT_TCP_MAX_CONNECTIONS_PER_SOURCE: usize = 32;
 
 impl Default for SipConfig {
     fn default() -> Self {
@@ -169,6 +222,10 @@ impl Default for SipConfig {
             t2: DEFAULT_T2,
             t4: DEFAULT_T4,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            tcp_idle_timeout: DEFAULT_TCP_IDLE_TIMEOUT,
+            tcp_message_timeout: DEFAULT_TCP_MESSAGE_TIMEOUT,
+            tcp_max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
+            tcp_max_connections_per_source: DEFAULT_TCP_MAX_CONNECTIONS_PER_SOURCE,
         }
     }
 }
@@ -203,6 +260,7 @@ impl StatusCode {
     pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
     pub const SERVER_TIMEOUT: StatusCode = StatusCode(504);
     pub const VERSION_NOT_SUPPORTED: StatusCode = StatusCode(505);
+    pub const MESSAGE_TOO_LARGE: StatusCode = StatusCode(513);
     pub const BUSY_EVERYWHERE: StatusCode = StatusCode(600);
     pub const DECLINE: StatusCode = StatusCode(603);
 
@@ -235,6 +293,7 @@ impl StatusCode {
             503 => "Service Unavailable",
             504 => "Server Time-out",
             505 => "Version Not Supported",
+            513 => "Message Too Large",
             600 => "Busy Everywhere",
             603 => "Decline",
             _ => self.class_phrase(),
@@ -287,6 +346,23 @@ mod tests {
         assert_eq!(config.t4, Duration::from_secs(5));
         assert_eq!(config.listen.port(), 5060);
         assert_eq!(config.max_message_size, 65535);
+        assert_eq!(config.tcp_idle_timeout, Duration::from_secs(300));
+        assert_eq!(config.tcp_message_timeout, Duration::from_secs(10));
+        assert_eq!(config.tcp_max_connections, 4096);
+        assert_eq!(config.tcp_max_connections_per_source, 32);
+        assert!(config.validate().is_empty());
+    }
+
+    #[test]
+    fn zero_tcp_limits_and_timeouts_are_named_as_problems() {
+        let config: SipConfig = toml::from_str(
+            "tcp_idle_timeout = \"0s\"\ntcp_message_timeout = \"2s\"\n\
+             tcp_max_connections = 0\ntcp_max_connections_per_source = 1\n",
+        )
+        .expect("valid syntax");
+        assert_eq!(config.tcp_message_timeout, Duration::from_secs(2));
+        let keys: Vec<String> = config.validate().into_iter().map(|(key, _)| key).collect();
+        assert_eq!(keys, ["sip.tcp_idle_timeout", "sip.tcp_max_connections"]);
     }
 
     #[test]

@@ -6,12 +6,13 @@
 //! states) and the matching keys of §17.1.3 / §17.2.3. Knows no socket,
 //! no dialog and nothing about what the bytes say beyond status classes.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::StatusCode;
 use super::message::{Method, Request};
+use super::{StatusCode, Transport};
 
 /// RFC 3261 §17.1.1.2: timer B/F/H/J (and RFC 6026 L/M) are 64*T1.
 const TIMEOUT_MULTIPLIER: u32 = 64;
@@ -77,12 +78,20 @@ pub(crate) enum Action {
 }
 
 /// A server transaction key (RFC 3261 §17.2.3): branch, sent-by and method,
-/// where ACK maps to INVITE; CANCEL keeps its own.
+/// where ACK maps to INVITE; CANCEL keeps its own. Also the transport and
+/// the source host the request came from: the responses of a transaction
+/// go back the way its request came (§18.2.2), so a request with the
+/// branch of one that came another way (TCP instead of UDP, or from
+/// another host) is another transaction, not a retransmission. Not the
+/// source port: a client may send the ACK or CANCEL of a TCP INVITE on a
+/// new connection (§17.1.1.3, §9.1 name the destination, not the source).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ServerKey {
     branch: String,
     sent_by: String,
     method: String,
+    transport: Transport,
+    source: IpAddr,
 }
 
 impl ServerKey {
@@ -120,15 +129,21 @@ impl ServerKey {
             branch,
             sent_by: via.sent_by.clone(),
             method: method.to_owned(),
+            transport: request.transport,
+            source: request.source.ip(),
         }
     }
 }
 
-/// A client transaction key (RFC 3261 §17.1.3): our branch and the CSeq method.
+/// A client transaction key (RFC 3261 §17.1.3): our branch and the CSeq
+/// method, and the transport the request went over, which its responses
+/// come back on (§18.2.2): a response with our branch over another
+/// transport is not one of them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ClientKey {
     pub(crate) branch: String,
     pub(crate) method: String,
+    pub(crate) transport: Transport,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

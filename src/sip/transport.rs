@@ -1,33 +1,39 @@
 //! The SIP transports (RFC 3261 §18): one UDP socket and one TCP listener
-//! on the same port, TCP connections with their read buffers and
-//! Content-Length framing, and the table of live connections used to send
-//! responses back on the connection a request came on and to reuse a
-//! connection for requests we originate.
+//! on the same port, and the table of live TCP connections used to send
+//! responses back on the connection a request came on (§18.2.2) and to
+//! reuse a connection for requests we originate.
 //!
 //! Owns sockets and the tasks that read them; hands whole messages (bytes,
 //! source, transport) to the endpoint over one channel. Knows nothing of
-//! transactions or dialogs.
+//! transactions or dialogs. `admission` lets TCP connections in within
+//! the limits, `connection` runs one (framing, keep-alives, timeouts,
+//! closing), `counters` counts what they do.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::SendError;
 use tokio::task::JoinSet;
 
-use super::message::{Frame, frame};
 use super::{SipConfig, SipError, Transport};
+
+mod admission;
+mod connection;
+mod counters;
+
+use admission::{accept_tcp, connect_tcp, outbound_slot};
+use connection::TcpSettings;
+use counters::{TcpCounterCells, TcpCounters, bump};
 
 /// How often we try another ephemeral port when TCP cannot take the port
 /// UDP got (only when the configured port is 0).
 const BIND_ATTEMPTS: usize = 8;
 /// Queue of messages from the socket tasks to the endpoint.
 const INBOUND_QUEUE: usize = 1024;
-/// Read chunk for TCP connections.
-const TCP_READ_CHUNK: usize = 4096;
 /// The SIP UDP socket's receive buffer asked for (see `enlarge_receive_buffer`).
 const UDP_RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
 
@@ -45,8 +51,13 @@ pub(crate) enum TransportEvent {
         peer: SocketAddr,
         writer: mpsc::UnboundedSender<Vec<u8>>,
     },
-    /// A TCP connection closed (peer, error, or malformed stream).
+    /// A TCP connection closed (peer, error, timeout, or a stream that
+    /// could not be framed; `malformed` when nothing of that reached the
+    /// endpoint).
     Closed { peer: SocketAddr, malformed: bool },
+    /// A TCP message over the size limit, of which only the header section
+    /// was read: to be answered 513 (RFC 3261 §21.5.11) if it is a request.
+    TooLarge { head: Vec<u8>, source: SocketAddr },
     /// A datagram larger than the limit was dropped.
     Oversized,
 }
@@ -57,7 +68,8 @@ pub(crate) struct Transports {
     local_addr: SocketAddr,
     connections: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
     events: mpsc::Sender<TransportEvent>,
-    max_message_size: usize,
+    settings: TcpSettings,
+    counters: Arc<TcpCounterCells>,
     /// Socket tasks (UDP reader, TCP acceptor, outgoing connections);
     /// aborted when the transports are dropped.
     tasks: JoinSet<()>,
@@ -78,6 +90,8 @@ impl Transports {
         })?;
         let udp = Arc::new(udp);
         let (events, receiver) = mpsc::channel(INBOUND_QUEUE);
+        let settings = TcpSettings::from_config(config);
+        let counters = Arc::new(TcpCounterCells::default());
         let mut tasks = JoinSet::new();
         tasks.spawn(read_udp(
             udp.clone(),
@@ -87,14 +101,16 @@ impl Transports {
         tasks.spawn(accept_tcp(
             listener,
             events.clone(),
-            config.max_message_size,
+            settings,
+            counters.clone(),
         ));
         let transports = Transports {
             udp,
             local_addr,
             connections: HashMap::new(),
             events,
-            max_message_size: config.max_message_size,
+            settings,
+            counters,
             tasks,
         };
         Ok((transports, receiver))
@@ -134,8 +150,17 @@ impl Transports {
         }
     }
 
-    /// Send one message. TCP reuses a live connection to `dest` (the one a
-    /// request came on, for responses), else connects.
+    /// What the TCP transport has counted so far.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "read by the metrics, not wired yet")
+    )]
+    pub(crate) fn counters(&self) -> TcpCounters {
+        self.counters.snapshot()
+    }
+
+    /// Send one message. TCP reuses a live connection to `dest`, else
+    /// connects.
     pub(crate) async fn send(&mut self, dest: SocketAddr, transport: Transport, bytes: Vec<u8>) {
         match transport {
             Transport::Udp => {
@@ -145,23 +170,68 @@ impl Transports {
                 }
             }
             Transport::Tcp => {
-                if let Some(writer) = self.connections.get(&dest)
-                    && writer.send(bytes.clone()).is_ok()
-                {
-                    return;
+                if let Err(bytes) = self.send_on_connection(dest, bytes) {
+                    self.connect(dest, bytes);
                 }
-                let (writer, queue) = mpsc::unbounded_channel();
-                // Queued until the connection is up.
-                let _ = writer.send(bytes);
-                self.connections.insert(dest, writer);
-                self.tasks.spawn(connect_tcp(
-                    dest,
-                    queue,
-                    self.events.clone(),
-                    self.max_message_size,
-                ));
             }
         }
+    }
+
+    /// Send a response (RFC 3261 §18.2.2): on TCP over the connection its
+    /// request came on (`dest`, the request's source) while it is open,
+    /// else over a connection to `fallback`, the sent-by port; with no
+    /// fallback it is dropped and counted, never sent to `dest` over a new
+    /// connection (an ephemeral port, see `response_fallback`).
+    pub(crate) async fn send_response(
+        &mut self,
+        dest: SocketAddr,
+        fallback: Option<SocketAddr>,
+        transport: Transport,
+        bytes: Vec<u8>,
+    ) {
+        if transport == Transport::Udp {
+            return self.send(dest, transport, bytes).await;
+        }
+        let Err(bytes) = self.send_on_connection(dest, bytes) else {
+            return;
+        };
+        match fallback {
+            Some(fallback) => self.send(fallback, transport, bytes).await,
+            None => {
+                tracing::debug!(%dest, "response dropped: its connection is gone");
+                bump(&self.counters.responses_undeliverable);
+            }
+        }
+    }
+
+    /// Queue `bytes` on the live connection to `dest`; they come back when
+    /// there is none.
+    fn send_on_connection(&self, dest: SocketAddr, bytes: Vec<u8>) -> Result<(), Vec<u8>> {
+        match self.connections.get(&dest) {
+            Some(writer) => writer.send(bytes).map_err(|SendError(bytes)| bytes),
+            None => Err(bytes),
+        }
+    }
+
+    /// Open a connection to `dest` for `bytes`, queued until it is up;
+    /// dropped when as many connections are open as allowed.
+    fn connect(&mut self, dest: SocketAddr, bytes: Vec<u8>) {
+        // Forget the outgoing connections that have ended.
+        while self.tasks.try_join_next().is_some() {}
+        let Some(slot) = outbound_slot(&self.counters, &self.settings) else {
+            tracing::debug!(%dest, "TCP connection limit reached, message dropped");
+            return;
+        };
+        let (writer, queue) = mpsc::unbounded_channel();
+        let _ = writer.send(bytes);
+        self.connections.insert(dest, writer);
+        self.tasks.spawn(connect_tcp(
+            dest,
+            queue,
+            self.events.clone(),
+            self.settings,
+            slot,
+        ));
     }
 }
 
@@ -264,139 +334,5 @@ async fn read_udp(socket: Arc<UdpSocket>, events: mpsc::Sender<TransportEvent>, 
     }
 }
 
-async fn accept_tcp(listener: TcpListener, events: mpsc::Sender<TransportEvent>, max: usize) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let (writer, queue) = mpsc::unbounded_channel();
-                    if events.send(TransportEvent::Connected { peer, writer }).await.is_err() {
-                        return;
-                    }
-                    connections.spawn(run_connection(stream, peer, queue, events.clone(), max));
-                }
-                Err(error) => tracing::debug!(%error, "TCP accept failed"),
-            },
-            // Reap finished connection tasks.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-async fn connect_tcp(
-    peer: SocketAddr,
-    queue: mpsc::UnboundedReceiver<Vec<u8>>,
-    events: mpsc::Sender<TransportEvent>,
-    max: usize,
-) {
-    match TcpStream::connect(peer).await {
-        Ok(stream) => run_connection(stream, peer, queue, events, max).await,
-        Err(error) => {
-            tracing::debug!(%peer, %error, "TCP connect failed");
-            drop(queue);
-            let _ = events
-                .send(TransportEvent::Closed {
-                    peer,
-                    malformed: false,
-                })
-                .await;
-        }
-    }
-}
-
-/// One TCP connection: frame incoming bytes by Content-Length, skip CRLF
-/// keep-alives (RFC 5626 §3.5.1), write what the endpoint queues. A
-/// malformed or oversized stream closes the connection.
-async fn run_connection(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
-    events: mpsc::Sender<TransportEvent>,
-    max: usize,
-) {
-    let mut buffer: Vec<u8> = Vec::with_capacity(TCP_READ_CHUNK);
-    let mut chunk = [0u8; TCP_READ_CHUNK];
-    let malformed = loop {
-        tokio::select! {
-            read = stream.read(&mut chunk) => match read {
-                Ok(0) | Err(_) => break false,
-                Ok(length) => {
-                    buffer.extend_from_slice(&chunk[..length]);
-                    match drain_frames(&mut buffer, peer, &events, max).await {
-                        Ok(true) => {}
-                        Ok(false) => return,
-                        Err(()) => break true,
-                    }
-                }
-            },
-            outgoing = queue.recv() => match outgoing {
-                Some(bytes) => {
-                    if stream.write_all(&bytes).await.is_err() {
-                        break false;
-                    }
-                }
-                None => break false,
-            },
-        }
-    };
-    queue.close();
-    let _ = events
-        .send(TransportEvent::Closed { peer, malformed })
-        .await;
-}
-
-/// Hand every complete message in `buffer` to the endpoint. `Ok(false)`
-/// when the endpoint is gone, `Err` when the stream is malformed.
-async fn drain_frames(
-    buffer: &mut Vec<u8>,
-    peer: SocketAddr,
-    events: &mpsc::Sender<TransportEvent>,
-    max: usize,
-) -> Result<bool, ()> {
-    loop {
-        match frame(buffer, max).map_err(|_| ())? {
-            Frame::Incomplete => return Ok(true),
-            Frame::KeepAlive(length) => {
-                buffer.drain(..length);
-            }
-            Frame::Message(length) => {
-                let bytes: Vec<u8> = buffer.drain(..length).collect();
-                let event = TransportEvent::Message {
-                    bytes,
-                    source: peer,
-                    transport: Transport::Tcp,
-                };
-                if events.send(event).await.is_err() {
-                    return Ok(false);
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_specific_listen_address_is_advertised_as_it_is() {
-        let listen: IpAddr = "192.0.2.7".parse().expect("ip");
-        let peer: SocketAddr = "127.0.0.1:5060".parse().expect("addr");
-        assert_eq!(advertised_ip(listen, peer), listen);
-    }
-
-    #[test]
-    fn an_unspecified_listen_address_becomes_the_one_towards_the_peer() {
-        let peer: SocketAddr = "127.0.0.1:5060".parse().expect("addr");
-        assert_eq!(
-            advertised_ip(Ipv4Addr::UNSPECIFIED.into(), peer),
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        );
-        let peer: SocketAddr = "[::1]:5060".parse().expect("addr");
-        assert_eq!(
-            advertised_ip(Ipv6Addr::UNSPECIFIED.into(), peer),
-            IpAddr::V6(Ipv6Addr::LOCALHOST)
-        );
-    }
-}
+mod tests;

@@ -117,6 +117,7 @@ impl Core {
         let client_key = ClientKey {
             branch: request.branch.clone(),
             method: request.method.as_str().to_owned(),
+            transport,
         };
         self.clients.insert(
             client_key.clone(),
@@ -139,6 +140,7 @@ impl Core {
         let key = ClientKey {
             branch,
             method: response.cseq_method.clone(),
+            transport: response.transport,
         };
         let Some(entry) = self.clients.get_mut(&key) else {
             // RFC 3261 §18.1.2: a response that matches nothing is discarded.

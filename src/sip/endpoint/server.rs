@@ -2,6 +2,7 @@
 //! ACK and CANCEL (RFC 3261 §9.2, §17.2), requests inside a dialog
 //! (§12.2.2) and the responses sent on a transaction's behalf.
 
+use super::super::message::response_fallback;
 use super::*;
 
 impl Core {
@@ -374,10 +375,11 @@ impl Core {
             return;
         };
         let dest = response_destination(&entry.request);
+        let fallback = response_fallback(&entry.request);
         let transport = entry.request.transport;
         for action in actions {
             match action {
-                Action::Send(bytes) => self.send(dest, transport, bytes).await,
+                Action::Send(bytes) => self.send_response(dest, fallback, transport, bytes).await,
                 Action::Schedule(timer, at) => {
                     self.schedule(at, TimerTarget::Server(key.clone(), timer))
                 }

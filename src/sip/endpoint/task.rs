@@ -46,7 +46,24 @@ impl Core {
                 self.transports.on_closed(peer);
             }
             TransportEvent::Oversized => bump(&self.counters.dropped_unparseable),
+            TransportEvent::TooLarge { head, source } => self.on_too_large(&head, source).await,
         }
+    }
+
+    /// A TCP message over the size limit, of which the header section was
+    /// read: a request gets 513 (RFC 3261 §21.5.11) if it can be answered.
+    pub(super) async fn on_too_large(&mut self, head: &[u8], source: SocketAddr) {
+        bump(&self.counters.messages_in);
+        let request = match parse(head, source, Transport::Tcp) {
+            Ok(Message::Request(request)) | Err(ParseError::Invalid { request, .. }) => *request,
+            _ => return bump(&self.counters.dropped_unparseable),
+        };
+        if request.method == Method::Ack {
+            return bump(&self.counters.dropped_unparseable);
+        }
+        tracing::debug!(%source, "answering 513");
+        self.reply(request, StatusCode::MESSAGE_TOO_LARGE, Vec::new())
+            .await;
     }
 
     pub(super) async fn on_message(
@@ -81,6 +98,21 @@ impl Core {
     pub(super) async fn send(&mut self, dest: SocketAddr, transport: Transport, bytes: Vec<u8>) {
         bump(&self.counters.messages_out);
         self.transports.send(dest, transport, bytes).await;
+    }
+
+    /// Send a response: over its request's connection while open, else to
+    /// `fallback` (RFC 3261 §18.2.2, see `Transports::send_response`).
+    pub(super) async fn send_response(
+        &mut self,
+        dest: SocketAddr,
+        fallback: Option<SocketAddr>,
+        transport: Transport,
+        bytes: Vec<u8>,
+    ) {
+        bump(&self.counters.messages_out);
+        self.transports
+            .send_response(dest, fallback, transport, bytes)
+            .await;
     }
 
     pub(super) fn schedule(&mut self, at: Instant, target: TimerTarget) {

@@ -578,11 +578,17 @@ async fn our_bye_is_retransmitted_over_udp_until_answered() {
 
 async fn tcp_read_message(stream: &mut TcpStream, pending: &mut Vec<u8>) -> String {
     loop {
-        if let Ok(crate::sip::message::Frame::Message(length)) =
-            crate::sip::message::frame(pending, 65535)
-        {
-            let bytes: Vec<u8> = pending.drain(..length).collect();
-            return String::from_utf8_lossy(&bytes).into_owned();
+        match crate::sip::message::frame(pending, 65535) {
+            Ok(crate::sip::message::Frame::Message(length)) => {
+                let bytes: Vec<u8> = pending.drain(..length).collect();
+                return String::from_utf8_lossy(&bytes).into_owned();
+            }
+            // A pong (RFC 5626 §4.4.1) for a ping the test sent.
+            Ok(crate::sip::message::Frame::KeepAlive(length)) => {
+                pending.drain(..length);
+                continue;
+            }
+            _ => {}
         }
         let mut chunk = [0u8; 4096];
         let n = timeout(WAIT, stream.read(&mut chunk))
@@ -646,27 +652,6 @@ async fn tcp_message_split_over_two_segments_is_reassembled() {
     server.reject(StatusCode::BUSY_HERE).await;
     let busy = tcp_read_message(&mut stream, &mut pending).await;
     assert!(busy.starts_with("SIP/2.0 486"), "{busy}");
-}
-
-#[tokio::test]
-async fn a_malformed_tcp_stream_is_closed() {
-    let (endpoint, _incoming) = endpoint().await;
-    let mut stream = TcpStream::connect(endpoint.local_addr())
-        .await
-        .expect("connect");
-    let me = stream.local_addr().expect("addr");
-    let without_length =
-        tcp_request("OPTIONS", me, "t4", "call-15").replace("Content-Length: 0\r\n", "");
-    stream
-        .write_all(without_length.as_bytes())
-        .await
-        .expect("write");
-    let mut chunk = [0u8; 1024];
-    let n = timeout(WAIT, stream.read(&mut chunk))
-        .await
-        .expect("in time")
-        .unwrap_or(0);
-    assert_eq!(n, 0, "the connection is closed without an answer");
 }
 
 #[tokio::test]

@@ -1,61 +1,9 @@
-//! From bytes to a [`Message`]: stream framing (RFC 3261 §18.3), header
-//! folding and compact names (§7.3.1), and the §8.2 checks that decide
-//! between a usable request, a 400 with a reason and a dropped message.
+//! From bytes to a [`Message`]: header folding and compact names
+//! (§7.3.1), the body by Content-Length (§18.3), and the §8.2 checks that
+//! decide between a usable request, a 400 with a reason and a dropped
+//! message. Where a message ends on a stream is `frame`'s.
 
 use super::*;
-
-/// Result of looking for one message at the start of a TCP read buffer.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Frame {
-    /// This many bytes of CRLF keep-alive to discard (RFC 5626 §3.5.1).
-    KeepAlive(usize),
-    /// A whole message of this many bytes is at the start of the buffer.
-    Message(usize),
-    /// Not enough bytes yet.
-    Incomplete,
-}
-
-/// Find the extent of the first message in a stream buffer: headers up to
-/// the empty line, then Content-Length bytes, which is mandatory on streams
-/// (RFC 3261 §18.3). Errors mean the stream cannot be resynchronised.
-pub(crate) fn frame(buf: &[u8], max_message_size: usize) -> Result<Frame, ParseError> {
-    let crlf = buf
-        .iter()
-        .take_while(|b| **b == b'\r' || **b == b'\n')
-        .count();
-    if crlf > 0 {
-        return Ok(Frame::KeepAlive(crlf));
-    }
-    let Some(header_end) = find_blank_line(buf) else {
-        if buf.len() > max_message_size {
-            return Err(unanswerable("header section larger than the limit"));
-        }
-        return Ok(Frame::Incomplete);
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]);
-    let mut content_length = None;
-    for line in head.split("\r\n").skip(1) {
-        if let Some((name, value)) = line.split_once(':') {
-            let name = name.trim();
-            if name.eq_ignore_ascii_case("Content-Length") || name.eq_ignore_ascii_case("l") {
-                let length: usize = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| unanswerable("bad Content-Length on a stream"))?;
-                content_length = Some(length);
-            }
-        }
-    }
-    let length = content_length.ok_or_else(|| unanswerable("no Content-Length on a stream"))?;
-    let total = header_end + 4 + length;
-    if total > max_message_size {
-        return Err(unanswerable("message larger than the limit"));
-    }
-    if buf.len() < total {
-        return Ok(Frame::Incomplete);
-    }
-    Ok(Frame::Message(total))
-}
 
 pub(super) fn find_blank_line(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n")
@@ -120,7 +68,7 @@ pub(super) fn parse_cseq(value: &str) -> Option<(u32, String)> {
     Some((number, method))
 }
 
-/// Parse one whole message (a datagram, or a frame cut by [`frame`]).
+/// Parse one whole message (a datagram, or a frame cut by [`frame`](super::frame)).
 pub(crate) fn parse(
     data: &[u8],
     source: SocketAddr,
@@ -140,7 +88,7 @@ pub(crate) fn parse(
     let headers = parse_headers(header_section);
     if start_line.starts_with("SIP/") {
         let headers = headers.map_err(unanswerable)?;
-        return parse_response(start_line, headers, available).map(Message::Response);
+        return parse_response(start_line, headers, transport).map(Message::Response);
     }
     parse_request(start_line, headers, available, source, transport)
         .map(|r| Message::Request(Box::new(r)))
@@ -149,7 +97,7 @@ pub(crate) fn parse(
 pub(super) fn parse_response(
     start_line: &str,
     headers: Headers,
-    _body: &[u8],
+    transport: Transport,
 ) -> Result<Response, ParseError> {
     let mut parts = start_line.splitn(3, ' ');
     let version = parts.next().unwrap_or_default();
@@ -176,6 +124,7 @@ pub(super) fn parse_response(
         headers,
         cseq_method,
         branch: via.branch,
+        transport,
     })
 }
 

@@ -248,11 +248,71 @@ fn stream_framing_uses_content_length_and_skips_keepalives() {
 }
 
 #[test]
-fn stream_framing_rejects_missing_content_length_and_oversize() {
-    let without = invite("").replace("Content-Length: 4\r\n", "");
-    assert!(frame(without.as_bytes(), 65535).is_err());
-    assert!(frame(invite("").as_bytes(), 100).is_err());
-    assert!(frame(&[b'A'; 200], 100).is_err());
+fn stream_framing_tells_what_is_left_to_answer_when_it_fails() {
+    let message = invite("");
+    let head = message.find("\r\n\r\n").expect("blank line") + 4;
+    let without = message.replace("Content-Length: 4\r\n", "");
+    assert_eq!(
+        frame(without.as_bytes(), 65535),
+        Err(FrameError::NoContentLength {
+            head: head - "Content-Length: 4\r\n".len()
+        })
+    );
+    let bad = message.replace("Content-Length: 4", "Content-Length: four");
+    assert!(matches!(
+        frame(bad.as_bytes(), 65535),
+        Err(FrameError::NoContentLength { .. })
+    ));
+    // Two lengths that disagree could frame the stream either way.
+    let two = message.replace("Content-Length: 4", "Content-Length: 4\r\nl: 40");
+    assert!(matches!(
+        frame(two.as_bytes(), 65535),
+        Err(FrameError::NoContentLength { .. })
+    ));
+    assert_eq!(
+        frame(message.as_bytes(), head + 3),
+        Err(FrameError::TooLarge { head })
+    );
+    let huge = message.replace(
+        "Content-Length: 4",
+        "Content-Length: 99999999999999999999999",
+    );
+    assert!(matches!(
+        frame(huge.as_bytes(), 65535),
+        Err(FrameError::NoContentLength { .. } | FrameError::TooLarge { .. })
+    ));
+    assert_eq!(frame(&[b'A'; 200], 100), Err(FrameError::HeadTooLarge));
+}
+
+#[test]
+fn a_framer_fed_a_byte_at_a_time_finds_each_message_once() {
+    let message = invite("");
+    let stream = format!("{message}\r\n\r\n{message}");
+    let mut framer = StreamFramer::default();
+    let mut buffer = Vec::new();
+    let mut found = Vec::new();
+    for byte in stream.bytes() {
+        buffer.push(byte);
+        loop {
+            match framer.next(&buffer, 65535).expect("frames") {
+                Frame::Incomplete => break,
+                Frame::KeepAlive(length) => {
+                    found.push(("keep-alive", length));
+                    buffer.drain(..length);
+                }
+                Frame::Message(length) => {
+                    found.push(("message", length));
+                    buffer.drain(..length);
+                }
+            }
+        }
+    }
+    // The CRLF run arrives byte by byte: four keep-alives of one byte.
+    let mut expected = vec![("message", message.len())];
+    expected.extend([("keep-alive", 1); 4]);
+    expected.push(("message", message.len()));
+    assert_eq!(found, expected);
+    assert!(buffer.is_empty());
 }
 
 #[test]

@@ -131,3 +131,20 @@ pub(crate) fn response_destination(request: &Request) -> SocketAddr {
         .unwrap_or(super::super::DEFAULT_SIP_PORT);
     SocketAddr::new(request.source.ip(), port)
 }
+
+/// Where a response goes when the connection its request came on is gone
+/// (RFC 3261 §18.2.2): a new connection to the `received` address (the
+/// source IP) at the sent-by port, or the default port. Never to the gone
+/// connection's own source address: that port was the client's ephemeral
+/// one, which nobody listens on, or which another socket has by now.
+/// `None` on UDP, which has no connection, and when nowhere else is left.
+pub(crate) fn response_fallback(request: &Request) -> Option<SocketAddr> {
+    if !request.transport.is_reliable() {
+        return None;
+    }
+    let port = request
+        .top_via
+        .sent_by_port()
+        .unwrap_or(super::super::DEFAULT_SIP_PORT);
+    Some(SocketAddr::new(request.source.ip(), port)).filter(|addr| *addr != request.source)
+}

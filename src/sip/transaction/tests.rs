@@ -274,3 +274,45 @@ fn client_non_invite_final_response_arms_k_t4_or_zero_over_tcp() {
     let actions = tx.on_response(StatusCode::OK, now);
     assert_eq!(scheduled(&actions, Timer::K), Some(now));
 }
+
+fn options_from(source: &str, transport: Transport) -> Request {
+    let text = "OPTIONS sip:4008@127.0.0.1 SIP/2.0\r\n\
+                Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKsame\r\n\
+                From: <sip:a@192.0.2.10>;tag=1\r\n\
+                To: <sip:4008@127.0.0.1>\r\n\
+                Call-ID: keys\r\n\
+                CSeq: 1 OPTIONS\r\n\
+                Content-Length: 0\r\n\r\n";
+    let source = source.parse().expect("address");
+    match crate::sip::message::parse(text.as_bytes(), source, transport) {
+        Ok(crate::sip::message::Message::Request(request)) => *request,
+        other => panic!("expected a request, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_request_with_the_branch_of_one_that_came_another_way_is_another_server_transaction() {
+    let udp = ServerKey::for_request(&options_from("192.0.2.10:5060", Transport::Udp));
+    let again = ServerKey::for_request(&options_from("192.0.2.10:5060", Transport::Udp));
+    assert_eq!(udp, again, "a retransmission matches");
+    let tcp = ServerKey::for_request(&options_from("192.0.2.10:40123", Transport::Tcp));
+    assert_ne!(udp, tcp, "RFC 3261 §18.2.2: its responses go another way");
+    let elsewhere = ServerKey::for_request(&options_from("198.51.100.7:5060", Transport::Udp));
+    assert_ne!(udp, elsewhere, "another host is another transaction");
+    let new_connection = ServerKey::for_request(&options_from("192.0.2.10:40999", Transport::Tcp));
+    assert_eq!(
+        tcp, new_connection,
+        "the source port of a TCP client is not part of the key"
+    );
+}
+
+#[test]
+fn client_keys_differ_by_transport() {
+    let key = |transport| ClientKey {
+        branch: "z9hG4bKours".to_owned(),
+        method: "BYE".to_owned(),
+        transport,
+    };
+    assert_ne!(key(Transport::Udp), key(Transport::Tcp));
+    assert_eq!(key(Transport::Tcp), key(Transport::Tcp));
+}
