@@ -712,13 +712,16 @@ async fn operators_read_the_call_log() {
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }
 
-/// Paths whose routes `tests/api_tickets.rs` and `tests/api_archive.rs`
-/// check against the document.
-const TICKET_ROUTE_PREFIXES: [&str; 4] = [
+/// Paths whose routes `tests/api_tickets.rs`, `tests/api_archive.rs` and
+/// `tests/api_operators.rs` check against the document.
+const TICKET_ROUTE_PREFIXES: [&str; 7] = [
     "/api/tickets",
     "/api/departments",
     "/api/categories",
     "/api/archive",
+    "/api/operators",
+    "/api/queue",
+    "/api/live",
 ];
 
 #[tokio::test]

@@ -46,9 +46,20 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
 
 /// The first message of a client that sent no token with the upgrade.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename = "auth", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 struct AuthMessage {
+    /// Always `auth`.
+    #[serde(rename = "type")]
+    kind: String,
     token: String,
+}
+
+impl AuthMessage {
+    fn read(text: &str) -> Option<AuthMessage> {
+        serde_json::from_str::<AuthMessage>(text)
+            .ok()
+            .filter(|message| message.kind == "auth")
+    }
 }
 
 /// Live events over a WebSocket.
@@ -188,7 +199,7 @@ async fn first_message_auth(state: &ApiState, socket: &mut WebSocket) -> Option<
     let Message::Text(text) = message else {
         return None;
     };
-    let auth: AuthMessage = serde_json::from_str(text.as_str()).ok()?;
+    let auth = AuthMessage::read(text.as_str())?;
     let user = state
         .users()
         .authenticate(&auth.token, state.now())
@@ -259,6 +270,14 @@ mod tests {
             assert!(may_see(&boss, &state_of("li")));
             assert!(may_see(&boss, &queue));
         }
+    }
+
+    #[test]
+    fn the_auth_message_is_read() {
+        let auth = AuthMessage::read(r#"{"type":"auth","token":"abc"}"#).expect("reads");
+        assert_eq!(auth.token, "abc");
+        assert!(AuthMessage::read(r#"{"type":"hello","token":"abc"}"#).is_none());
+        assert!(AuthMessage::read(r#"{"type":"auth","token":"abc","x":1}"#).is_none());
     }
 
     #[test]

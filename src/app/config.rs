@@ -13,7 +13,7 @@ use crate::media::MediaConfig;
 use crate::recording::RecordingConfig;
 use crate::sip::SipConfig;
 use crate::store::StoreConfig;
-use crate::telephony::{HotlineConfig, IvrConfig, VoicemailConfig};
+use crate::telephony::{HotlineConfig, IvrConfig, QueueConfig, VoicemailConfig};
 
 /// The config file read when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_PATH: &str = "config/hotline.toml";
@@ -36,6 +36,7 @@ pub struct Config {
     pub hotline: HotlineConfig,
     pub ivr: IvrConfig,
     pub voicemail: VoicemailConfig,
+    pub queue: QueueConfig,
     pub api: ApiConfig,
     /// Departments, categories and SLA; its time zone is the top-level one.
     pub desk: DeskConfig,
@@ -54,6 +55,7 @@ impl Default for Config {
             hotline: HotlineConfig::default(),
             ivr: IvrConfig::default(),
             voicemail: VoicemailConfig::default(),
+            queue: QueueConfig::default(),
             api: ApiConfig::default(),
             desk: DeskConfig::default(),
         }
@@ -165,6 +167,7 @@ impl Loaded {
         problems.extend(config.sip.validate());
         problems.extend(config.hotline.validate());
         problems.extend(config.ivr.validate());
+        problems.extend(config.queue.validate());
         problems.extend(config.api.validate());
         if let Err(err) = config.desk.validate() {
             problems.push(match err {

@@ -19,6 +19,7 @@ use crate::api::{self, ApiState};
 use crate::desk::Tickets;
 use crate::desk::call_log::CallLog;
 use crate::desk::users::Users;
+use crate::events::Bus;
 use crate::media::{MediaEngine, Prompt, RtpPortPool};
 use crate::recording::RecordingService;
 use crate::sip::Endpoint;
@@ -86,6 +87,12 @@ pub async fn run(
         tickets: tickets.clone(),
     });
     sync_communities(&store, &config.hotline).await?;
+    let bus = Bus::default();
+    let board_shutdown = CancellationToken::new();
+    let (board, board_task) =
+        telephony::start_board(&config.queue, &store, bus.clone(), board_shutdown.clone())
+            .await
+            .context("starting the operators' board")?;
     let hotline = tokio::spawn(telephony::run(services.clone(), incoming, shutdown.clone()));
     let state = ApiState::new(
         config.api.clone(),
@@ -93,7 +100,8 @@ pub async fn run(
         CallLog::new(store.clone()),
     )
     .with_tickets(tickets)
-    .with_archive(store.clone(), area_codes(&config.hotline));
+    .with_archive(store.clone(), area_codes(&config.hotline))
+    .with_operators(Arc::new(board), bus);
     let http_shutdown = CancellationToken::new();
     let http = tokio::spawn(api::serve(
         http_listener,
@@ -107,6 +115,8 @@ pub async fn run(
     // progress (their records finished), close the API, close the store.
     endpoint.shutdown();
     hotline.await.context("the hotline task failed")?;
+    board_shutdown.cancel();
+    board_task.await.context("the operators' board failed")?;
     http_shutdown.cancel();
     http.await
         .context("the HTTP task failed")?

@@ -134,6 +134,21 @@ pub enum MenuChoice {
 }
 
 impl MenuChoice {
+    pub const ALL: [MenuChoice; 5] = [
+        MenuChoice::Repair,
+        MenuChoice::Complaint,
+        MenuChoice::PaidService,
+        MenuChoice::Inquiry,
+        MenuChoice::Operator,
+    ];
+
+    /// The choice a stored code stands for.
+    pub fn from_code(code: &str) -> Option<MenuChoice> {
+        MenuChoice::ALL
+            .into_iter()
+            .find(|choice| choice.code() == code)
+    }
+
     /// Stable code stored with the call.
     pub fn code(self) -> &'static str {
         match self {

@@ -9,6 +9,7 @@ mod config;
 mod failure;
 mod inbound;
 mod ivr;
+mod operators;
 mod record;
 mod recovery;
 mod service;
@@ -18,5 +19,6 @@ pub use config::{
     VoicemailConfig,
 };
 pub use failure::CallFailure;
+pub use operators::{Board, GroupConfig, QueueConfig, start_board};
 pub use recovery::recover;
 pub use service::{ACCEPT, ALLOW, CallServices, Prompts, run};

@@ -1,0 +1,186 @@
+use std::sync::Mutex;
+
+use super::*;
+use crate::desk::OperatorState;
+
+struct Fixture {
+    board: Board,
+    bus: Bus,
+    time: Arc<Mutex<SystemTime>>,
+    _shutdown: tokio_util::sync::DropGuard,
+}
+
+fn at(seconds: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
+}
+
+fn info(name: &str) -> OperatorInfo {
+    OperatorInfo {
+        name: name.to_string(),
+        user_id: format!("id-{name}"),
+        display_name: Some(format!("{name}师傅")),
+    }
+}
+
+fn phone(name: &str, port: u16) -> Phone {
+    Phone {
+        target: PhoneTarget {
+            contact: format!("sip:{name}@127.0.0.1:{port}"),
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            transport: Transport::Udp,
+        },
+        user_agent: Some("baresip".to_string()),
+        registered_at: at(0),
+        expires_at: at(3600),
+        reachable: true,
+    }
+}
+
+fn start(config: QueueConfig, names: &[&str]) -> Fixture {
+    let time = Arc::new(Mutex::new(at(10)));
+    let clock_time = time.clone();
+    let clock: Clock = Arc::new(move || *clock_time.lock().expect("clock"));
+    let bus = Bus::new(64);
+    let shutdown = CancellationToken::new();
+    let (board, _task) = Board::start(
+        &config,
+        names.iter().map(|name| info(name)).collect(),
+        Vec::new(),
+        None,
+        bus.clone(),
+        clock,
+        shutdown.clone(),
+    );
+    Fixture {
+        board,
+        bus,
+        time,
+        _shutdown: shutdown.drop_guard(),
+    }
+}
+
+fn call(id: &str) -> WaitingCall {
+    WaitingCall {
+        call_id: id.to_string(),
+        community: "JF".to_string(),
+        caller: "138****8000".to_string(),
+        menu_choice: Some("operator".to_string()),
+    }
+}
+
+async fn state_of(board: &Board, name: &str) -> OperatorState {
+    let operators = board.operators().await.expect("running");
+    operators
+        .into_iter()
+        .find(|o| o.name == name)
+        .map(|o| o.state)
+        .expect("known operator")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_waits_only_when_someone_could_answer_and_rings_the_longest_idle() {
+    let fixture = start(QueueConfig::default(), &["li", "zhang"]);
+    let board = &fixture.board;
+    assert_eq!(board.join(call("c0")).await.err(), Some(NobodyToAnswer));
+    *fixture.time.lock().expect("clock") = at(20);
+    board.phone_bound("zhang", phone("zhang", 5062)).await;
+    // A round trip: the board has taken the phone at 20 before the clock moves.
+    state_of(board, "zhang").await;
+    *fixture.time.lock().expect("clock") = at(30);
+    board.phone_bound("li", phone("li", 5064)).await;
+    let mut events = board.join(call("c1")).await.expect("queued");
+    let QueueEvent::Ring { operator, phones } = events.recv().await.expect("a ring");
+    assert_eq!(operator, "zhang", "idle since 20, li since 30");
+    assert_eq!(phones[0].address.port(), 5062);
+    assert_eq!(state_of(board, "zhang").await, OperatorState::Ringing);
+    let queue = board.queue().await.expect("running");
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].ringing.as_deref(), Some("zhang"));
+    board.ring_failed("c1", "zhang", RingFailure::Refused).await;
+    let QueueEvent::Ring { operator, .. } = events.recv().await.expect("the next ring");
+    assert_eq!(operator, "li");
+    assert!(board.answered("c1", "li").await);
+    assert!(board.queue().await.expect("running").is_empty());
+    assert_eq!(state_of(board, "li").await, OperatorState::OnCall);
+    board.call_ended("li").await;
+    assert_eq!(state_of(board, "li").await, OperatorState::WrapUp);
+}
+
+#[tokio::test(start_paused = true)]
+async fn state_changes_and_queue_events_are_published_in_order() {
+    let fixture = start(QueueConfig::default(), &["zhang"]);
+    let mut events = fixture.bus.subscribe();
+    let board = &fixture.board;
+    board.phone_bound("zhang", phone("zhang", 5062)).await;
+    let _queued = board.join(call("c1")).await.expect("queued");
+    board.leave("c1", LeaveReason::Abandoned).await;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let event = events.recv().await.expect("an event");
+        let json = serde_json::to_value(event.as_ref()).expect("json");
+        let what = match json["type"].as_str() {
+            Some("operator.state") => format!("state:{}", json["state"].as_str().unwrap_or("")),
+            Some("queue.left") => format!("left:{}", json["reason"].as_str().unwrap_or("")),
+            other => other.unwrap_or("").to_string(),
+        };
+        seen.push(what);
+    }
+    assert_eq!(
+        seen,
+        [
+            "state:available",
+            "queue.joined",
+            "state:ringing",
+            "left:abandoned",
+            "state:available"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_operator_sets_a_break_and_comes_back_through_the_board() {
+    let fixture = start(QueueConfig::default(), &["zhang"]);
+    let board = &fixture.board;
+    board.phone_bound("zhang", phone("zhang", 5062)).await;
+    let view = board
+        .set_state(
+            "zhang",
+            WantedState::Break {
+                reason: "用餐".to_string(),
+            },
+        )
+        .await
+        .expect("known");
+    assert_eq!(view.state, OperatorState::Break);
+    assert_eq!(view.reason.as_deref(), Some("用餐"));
+    assert_eq!(view.phones.len(), 1);
+    let view = board
+        .set_state("zhang", WantedState::Available)
+        .await
+        .expect("known");
+    assert_eq!(view.state, OperatorState::Available);
+    let unknown = board.set_state("nobody", WantedState::Available).await;
+    assert!(matches!(unknown, Err(BoardError::UnknownOperator { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_phone_that_stops_answering_or_expires_takes_its_operator_offline() {
+    let fixture = start(QueueConfig::default(), &["zhang"]);
+    let board = &fixture.board;
+    board.phone_bound("zhang", phone("zhang", 5062)).await;
+    board
+        .phone_reachable("zhang", "sip:zhang@127.0.0.1:5062", false)
+        .await;
+    assert_eq!(state_of(board, "zhang").await, OperatorState::Offline);
+    board
+        .phone_reachable("zhang", "sip:zhang@127.0.0.1:5062", true)
+        .await;
+    assert_eq!(state_of(board, "zhang").await, OperatorState::Available);
+    board.phone_gone("zhang", "sip:zhang@127.0.0.1:5062").await;
+    assert_eq!(state_of(board, "zhang").await, OperatorState::Offline);
+    board.phone_bound("zhang", phone("zhang", 5062)).await;
+    *fixture.time.lock().expect("clock") = at(3600);
+    // The board looks at the clock on its tick.
+    tokio::time::sleep(TICK * 2).await;
+    assert_eq!(state_of(board, "zhang").await, OperatorState::Offline);
+}

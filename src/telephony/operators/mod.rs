@@ -1,0 +1,16 @@
+//! Operators: the board that follows their phones and states and hands
+//! waiting calls to them (`board`), and the queue's configuration.
+
+mod board;
+mod config;
+mod start;
+
+pub use config::{GroupConfig, QueueConfig};
+
+pub use board::Board;
+pub use start::start_board;
+
+#[allow(unused_imports)]
+pub(crate) use board::{
+    LeaveReason, NobodyToAnswer, OperatorInfo, Phone, PhoneTarget, QueueEvent, WaitingCall,
+};
