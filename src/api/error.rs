@@ -203,6 +203,10 @@ impl From<UserError> for ApiError {
             UserError::InvalidToken => ApiError::InvalidToken,
             UserError::TokenExpired => ApiError::TokenExpired,
             UserError::LastAdmin { username } => ApiError::LastAdmin { username },
+            UserError::TakesNoCalls { .. } => ApiError::InvalidField {
+                field: "role".to_string(),
+                message: err.to_string(),
+            },
             UserError::CorruptHash { .. }
             | UserError::Hashing(_)
             | UserError::Worker(_)

@@ -119,6 +119,8 @@ pub enum UserError {
     InvalidToken,
     #[error("the token has expired")]
     TokenExpired,
+    #[error("`{username}` takes no calls (only operators and supervisors have phones)")]
+    TakesNoCalls { username: String },
     #[error("`{username}` is the last enabled administrator")]
     LastAdmin { username: String },
     #[error("the stored password hash of `{username}` is unreadable")]
@@ -491,6 +493,10 @@ async fn dummy_hash() -> Result<String, UserError> {
     let hash = hash_password(hex::encode(rand::random::<[u8; TOKEN_BYTES]>())).await?;
     Ok(DUMMY.get_or_init(|| hash).clone())
 }
+
+mod phones;
+
+pub use phones::{PhoneLogin, PhoneSecret, check_phone_password};
 
 #[cfg(test)]
 mod tests;
