@@ -7,6 +7,10 @@
 //! [`InviteServer::ringing`], [`InviteServer::answer`],
 //! [`InviteServer::reject`], [`ServerDialog::bye`].
 //!
+//! Digest authentication (RFC 3261 §22, RFC 7616, RFC 8760:
+//! [`DigestServer`], [`authorization`]) is sans-IO too: HA1 values and the
+//! time are handed to it; it stores no user.
+//!
 //! The message model and parser underneath are `rsipstack::sip`; nothing
 //! outside this folder imports `rsipstack`: the types re-exported here are
 //! ours.
@@ -15,6 +19,7 @@
 //! SDP bodies go in and out as bytes.
 
 mod dialog;
+mod digest;
 mod endpoint;
 mod message;
 pub mod sdp;
@@ -27,6 +32,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use dialog::{DialogEvent, ReInvite, ServerDialog};
+pub use digest::{
+    Algorithm, ChallengeKind, ClientRequest, DEFAULT_MAX_TRACKED_NONCES, DEFAULT_NONCE_LIFETIME,
+    DigestConfig, DigestError, DigestRequest, DigestServer, Failure, Ha1, Verification,
+    authorization,
+};
 pub use endpoint::{Counters, Endpoint, Incoming, InviteServer, NonInviteServer};
 pub use message::{ParseError, Request};
 pub use transport::advertised_ip;
