@@ -26,8 +26,8 @@ mod server;
 
 pub use client::{ClientRequest, DigestError, authorization};
 pub use server::{
-    DEFAULT_MAX_TRACKED_NONCES, DEFAULT_NONCE_LIFETIME, DigestConfig, DigestRequest, DigestServer,
-    Failure, Verification,
+    DEFAULT_MAX_TRACKED_NONCES, DEFAULT_NONCE_LIFETIME, DigestConfig, DigestConfigError,
+    DigestRequest, DigestServer, Failure, Verification,
 };
 
 /// The auth-scheme name (RFC 7616 §3.3), compared case-insensitively.

@@ -38,8 +38,8 @@ use serde::Deserialize;
 pub use dialog::{DialogEvent, ReInvite, ServerDialog};
 pub use digest::{
     Algorithm, ChallengeKind, ClientRequest, DEFAULT_MAX_TRACKED_NONCES, DEFAULT_NONCE_LIFETIME,
-    DigestConfig, DigestError, DigestRequest, DigestServer, Failure, Ha1, Verification,
-    authorization,
+    DigestConfig, DigestConfigError, DigestError, DigestRequest, DigestServer, Failure, Ha1,
+    Verification, authorization,
 };
 pub use endpoint::{Counters, Endpoint, Incoming, InviteServer, NonInviteServer};
 pub use lockout::{Lockout, LockoutConfig};

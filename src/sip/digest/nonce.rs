@@ -185,3 +185,57 @@ impl NonceCounts {
         self.seen.insert(id, nc);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIFETIME: Duration = Duration::from_secs(300);
+
+    fn t0() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    fn mint() -> NonceMint {
+        NonceMint::new(b"secret", "realm", LIFETIME, 41)
+    }
+
+    #[test]
+    fn a_nonce_is_fresh_until_its_lifetime_and_unique_per_challenge() {
+        let mut mint = mint();
+        let nonce = mint.mint(t0());
+        assert_eq!(nonce.len(), NONCE_HEX_LEN);
+        assert_ne!(nonce, mint.mint(t0()));
+        let later = |seconds| t0() + Duration::from_secs(seconds);
+        assert!(matches!(
+            mint.check(&nonce, later(299)),
+            NonceState::Fresh(_)
+        ));
+        assert_eq!(mint.check(&nonce, later(300)), NonceState::Expired);
+        // A sibling's clock a little behind ours still finds it young.
+        let behind = t0() - Duration::from_secs(10);
+        assert!(matches!(mint.check(&nonce, behind), NonceState::Fresh(_)));
+        let far_behind = t0() - LIFETIME - Duration::from_secs(1);
+        assert_eq!(mint.check(&nonce, far_behind), NonceState::Expired);
+    }
+
+    #[test]
+    fn a_changed_byte_another_realm_or_another_secret_makes_it_unknown() {
+        let mut mint = mint();
+        let nonce = mint.mint(t0());
+        for at in [0, 17, NONCE_HEX_LEN - 1] {
+            let mut bytes = nonce.clone().into_bytes();
+            bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+            let changed = String::from_utf8(bytes).expect("hex");
+            assert_eq!(mint.check(&changed, t0()), NonceState::Unknown);
+        }
+        let other_realm = NonceMint::new(b"secret", "other", LIFETIME, 0);
+        let other_secret = NonceMint::new(b"other", "realm", LIFETIME, 0);
+        for other in [other_realm, other_secret] {
+            assert_eq!(other.check(&nonce, t0()), NonceState::Unknown);
+        }
+        for junk in ["", "zz", &nonce[..NONCE_HEX_LEN - 2], "é"] {
+            assert_eq!(mint.check(junk, t0()), NonceState::Unknown);
+        }
+    }
+}

@@ -54,6 +54,37 @@ impl Default for DigestConfig {
     }
 }
 
+/// A digest configuration that cannot work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DigestConfigError {
+    #[error("realm must not be empty")]
+    EmptyRealm,
+    #[error("nonce_lifetime must be at least 1s")]
+    NonceLifetime,
+    #[error("max_tracked_nonces must be at least 1")]
+    MaxTrackedNonces,
+    #[error("algorithms must name MD5, SHA-256 or both")]
+    NoAlgorithm,
+}
+
+impl DigestConfig {
+    pub fn validate(&self) -> Result<(), DigestConfigError> {
+        if self.realm.is_empty() {
+            return Err(DigestConfigError::EmptyRealm);
+        }
+        if self.nonce_lifetime.as_secs() == 0 {
+            return Err(DigestConfigError::NonceLifetime);
+        }
+        if self.max_tracked_nonces == 0 {
+            return Err(DigestConfigError::MaxTrackedNonces);
+        }
+        if self.algorithms.is_empty() {
+            return Err(DigestConfigError::NoAlgorithm);
+        }
+        Ok(())
+    }
+}
+
 /// The parts of the request that the response digest covers.
 #[derive(Debug, Clone, Copy)]
 pub struct DigestRequest<'a> {
@@ -127,23 +158,25 @@ pub struct DigestServer {
 }
 
 impl DigestServer {
-    /// A server with this secret. Sibling nodes given the same secret and
-    /// realm accept each other's nonces.
-    pub fn new(config: DigestConfig, secret: &[u8]) -> DigestServer {
+    /// A server with this secret, once the configuration is checked.
+    /// Sibling nodes given the same secret and realm accept each other's
+    /// nonces.
+    pub fn new(config: DigestConfig, secret: &[u8]) -> Result<DigestServer, DigestConfigError> {
+        config.validate()?;
         let mint = NonceMint::new(secret, &config.realm, config.nonce_lifetime, rand::random());
-        DigestServer {
+        Ok(DigestServer {
             counts: NonceCounts::new(config.max_tracked_nonces),
             // RFC 7616 §3.3: opaque is returned unchanged; ours carries no
             // state (the nonce has it all), so it is not checked.
             opaque: hex::encode(rand::random::<[u8; 16]>()),
             mint,
             config,
-        }
+        })
     }
 
     /// A server with a random secret: nonces die with the process, and the
     /// phones holding one get `stale` and retry.
-    pub fn with_random_secret(config: DigestConfig) -> DigestServer {
+    pub fn with_random_secret(config: DigestConfig) -> Result<DigestServer, DigestConfigError> {
         DigestServer::new(config, &rand::random::<[u8; SECRET_LEN]>())
     }
 

@@ -24,8 +24,12 @@ fn config() -> DigestConfig {
     }
 }
 
+fn server_with(config: DigestConfig, secret: &[u8]) -> DigestServer {
+    DigestServer::new(config, secret).expect("a valid config")
+}
+
 fn server() -> DigestServer {
-    DigestServer::new(config(), b"a test secret")
+    server_with(config(), b"a test secret")
 }
 
 fn store(user: &str, algorithm: Algorithm) -> Option<Ha1> {
@@ -257,11 +261,11 @@ fn an_expired_nonce_with_the_right_password_is_stale() {
 
 #[test]
 fn a_nonce_from_another_secret_is_stale_and_a_sibling_with_ours_accepts_it() {
-    let mut other = DigestServer::new(config(), b"the secret before a restart");
+    let mut other = server_with(config(), b"the secret before a restart");
     let credentials = answer(&other.challenge(t0(), false), 1);
     let mut server = server();
     assert_eq!(verify(&mut server, &credentials, t0()), Verification::Stale);
-    let mut sibling = DigestServer::new(config(), b"a test secret");
+    let mut sibling = server_with(config(), b"a test secret");
     let credentials = answer(&server.challenge(t0(), false), 1);
     assert_eq!(verify(&mut sibling, &credentials, t0()), ok());
     assert_eq!(verify(&mut other, &credentials, t0()), Verification::Stale);
@@ -297,7 +301,7 @@ fn a_wrong_response_does_not_advance_the_nonce_count() {
 
 #[test]
 fn wrong_realm_user_uri_qop_and_algorithm_are_refused() {
-    let mut server = DigestServer::new(
+    let mut server = server_with(
         DigestConfig {
             algorithms: vec![Algorithm::Sha256],
             ..config()
@@ -396,7 +400,7 @@ fn an_upper_case_response_and_a_case_changed_uri_are_accepted() {
 
 #[test]
 fn the_nonce_count_record_stays_bounded_and_forgets_safely() {
-    let mut server = DigestServer::new(
+    let mut server = server_with(
         DigestConfig {
             max_tracked_nonces: 4,
             ..config()
@@ -513,4 +517,42 @@ fn junk_and_mutated_headers_never_panic() {
             },
         );
     }
+}
+
+#[test]
+fn a_config_that_cannot_work_is_refused_and_toml_is_read() {
+    for (config, error) in [
+        (
+            DigestConfig {
+                algorithms: Vec::new(),
+                ..config()
+            },
+            DigestConfigError::NoAlgorithm,
+        ),
+        (
+            DigestConfig {
+                realm: String::new(),
+                ..config()
+            },
+            DigestConfigError::EmptyRealm,
+        ),
+        (
+            DigestConfig {
+                nonce_lifetime: Duration::from_millis(500),
+                ..config()
+            },
+            DigestConfigError::NonceLifetime,
+        ),
+    ] {
+        assert_eq!(DigestServer::new(config, b"k").err(), Some(error));
+    }
+    let config: DigestConfig = toml::from_str(
+        "realm = \"pbx.example\"\nnonce_lifetime = \"2m\"\nalgorithms = [\"MD5\"]\n",
+    )
+    .expect("valid TOML");
+    assert_eq!(config.nonce_lifetime, Duration::from_secs(120));
+    assert_eq!(config.algorithms, [Algorithm::Md5]);
+    assert!(toml::from_str::<DigestConfig>("algorithms = [\"SHA-1\"]\n").is_err());
+    let mut server = server_with(config, b"k");
+    assert_eq!(server.challenge(t0(), false).len(), 1);
 }
