@@ -157,6 +157,16 @@ pub struct DigestServer {
     opaque: String,
 }
 
+impl std::fmt::Debug for DigestServer {
+    // The secret stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestServer")
+            .field("config", &self.config)
+            .field("tracked_nonces", &self.counts.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl DigestServer {
     /// A server with this secret, once the configuration is checked.
     /// Sibling nodes given the same secret and realm accept each other's

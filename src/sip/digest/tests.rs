@@ -440,6 +440,8 @@ fn stored_ha1_is_read_back_in_any_case_and_never_printed() {
     assert_eq!(Ha1::from_hex(Algorithm::Md5, ha1.as_hex()), None);
     assert_eq!(Ha1::from_hex(Algorithm::Md5, &"g".repeat(32)), None);
     assert!(!format!("{ha1:?}").contains(ha1.as_hex()));
+    let server = format!("{:?}", server());
+    assert!(server.contains(REALM) && !server.contains("a test secret"));
     assert_eq!(Algorithm::parse("sha-256"), Some(Algorithm::Sha256));
 }
 
