@@ -207,6 +207,9 @@ fn has_valid_display_name(value: &str) -> bool {
 pub struct Request {
     pub(crate) method: Method,
     pub(crate) uri: Option<Uri>,
+    /// The Request-URI as written on the request line (digest `uri=`,
+    /// RFC 7616 §3.4.6, is compared with it).
+    pub(crate) uri_text: String,
     pub(crate) headers: Headers,
     pub(crate) body: Vec<u8>,
     pub(crate) call_id: String,
@@ -236,6 +239,11 @@ impl Request {
     /// User part of the Request-URI (the dialled number on a trunk).
     pub fn request_uri_user(&self) -> Option<&str> {
         self.uri.as_ref().and_then(|u| u.user())
+    }
+
+    /// The Request-URI as written on the request line.
+    pub fn request_uri_text(&self) -> &str {
+        &self.uri_text
     }
 
     /// Host of the Request-URI.
@@ -311,7 +319,9 @@ impl Request {
         self.transport
     }
 
-    fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    /// Every value of a header, in order (one per line, not split at
+    /// commas: Authorization may come once per realm, RFC 3261 §22.3).
+    pub(crate) fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.headers
             .iter()
             .filter(move |h| h.name().eq_ignore_ascii_case(name))

@@ -7,6 +7,12 @@
 //! [`InviteServer::ringing`], [`InviteServer::answer`],
 //! [`InviteServer::reject`], [`ServerDialog::bye`].
 //!
+//! Registration has sans-IO parts of its own: digest authentication
+//! (RFC 3261 §22, RFC 7616, RFC 8760: [`DigestServer`], [`authorization`]),
+//! the REGISTER rules (§10.3: [`Registrar`]) and the lockout of sources
+//! that keep failing ([`Lockout`]). HA1 values, bindings and the time are
+//! handed to them; they store nothing.
+//!
 //! The message model and parser underneath are `rsipstack::sip`; nothing
 //! outside this folder imports `rsipstack`: the types re-exported here are
 //! ours.
@@ -15,8 +21,11 @@
 //! SDP bodies go in and out as bytes.
 
 mod dialog;
+mod digest;
 mod endpoint;
+mod lockout;
 mod message;
+mod registrar;
 pub mod sdp;
 mod transaction;
 mod transport;
@@ -27,8 +36,18 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use dialog::{DialogEvent, ReInvite, ServerDialog};
+pub use digest::{
+    Algorithm, ChallengeKind, ClientRequest, DEFAULT_MAX_TRACKED_NONCES, DEFAULT_NONCE_LIFETIME,
+    DigestConfig, DigestConfigError, DigestError, DigestRequest, DigestServer, Failure, Ha1,
+    Verification, authorization,
+};
 pub use endpoint::{Counters, Endpoint, Incoming, InviteServer, NonInviteServer};
+pub use lockout::{Lockout, LockoutConfig};
 pub use message::{ParseError, Request};
+pub use registrar::{
+    Binding, Contact, Contacts, Register, RegisterError, RegisterOutcome, Registrar,
+    RegistrarConfig, RegistrarConfigError,
+};
 pub use transport::advertised_ip;
 
 /// Parse one datagram into a request (responses are `Unanswerable` here).
@@ -249,6 +268,7 @@ impl StatusCode {
     pub const UNSUPPORTED_MEDIA_TYPE: StatusCode = StatusCode(415);
     pub const UNSUPPORTED_URI_SCHEME: StatusCode = StatusCode(416);
     pub const BAD_EXTENSION: StatusCode = StatusCode(420);
+    pub const INTERVAL_TOO_BRIEF: StatusCode = StatusCode(423);
     pub const TEMPORARILY_UNAVAILABLE: StatusCode = StatusCode(480);
     pub const CALL_TRANSACTION_DOES_NOT_EXIST: StatusCode = StatusCode(481);
     pub const TOO_MANY_HOPS: StatusCode = StatusCode(483);
@@ -282,6 +302,7 @@ impl StatusCode {
             415 => "Unsupported Media Type",
             416 => "Unsupported URI Scheme",
             420 => "Bad Extension",
+            423 => "Interval Too Brief",
             480 => "Temporarily Unavailable",
             481 => "Call/Transaction Does Not Exist",
             483 => "Too Many Hops",

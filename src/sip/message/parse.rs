@@ -174,6 +174,7 @@ pub(super) fn parse_request(
     };
     let mut request = Request {
         uri: parse_request_uri(uri),
+        uri_text: uri.to_owned(),
         version_supported: version == SIP_VERSION,
         uri_scheme_supported,
         cseq: cseq.as_ref().map(|c| c.0).unwrap_or_default(),
