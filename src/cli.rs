@@ -1,4 +1,5 @@
-//! The command line: `hotline serve`, `check-config`, `calls list`. Every
+//! The command line: `hotline serve`, `check-config`, `calls list`,
+//! `archive import|export`, `users add|list|passwd|sip-password`. Every
 //! subcommand takes `--config`, `--data-dir` and `--database-url`, so it
 //! reads the same store the daemon writes.
 
@@ -9,8 +10,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{self, Loaded, Overrides};
-use crate::desk::users::{Role, Users};
+use crate::desk::users::{PhoneSecret, Role, Users, check_phone_password};
 use crate::desk::{AreaCode, EndReason, ImportOptions, archive};
+use crate::sip::Ha1;
 use crate::store::{CallRecord, Store};
 use crate::text;
 
@@ -97,6 +99,10 @@ enum UsersCommand {
     List,
     /// Set a user's password (read like `add`); their sessions end.
     Passwd { name: String },
+    /// Set the password a user's SIP phones register with (read like
+    /// `add`); the SIP username is the user name. Only what digest
+    /// authentication needs is stored, never the password.
+    SipPassword { name: String },
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +235,7 @@ async fn users(loaded: Loaded, command: UsersCommand) -> anyhow::Result<()> {
         }
         UsersCommand::List => {
             let list = users.list().await?;
+            let logins = users.phone_logins().await?;
             println!("{}", text::USERS_HEADER.join("\t"));
             for user in list {
                 let state = if user.disabled {
@@ -236,13 +243,34 @@ async fn users(loaded: Loaded, command: UsersCommand) -> anyhow::Result<()> {
                 } else {
                     text::USER_ENABLED
                 };
+                let login = logins.iter().find(|login| login.username == user.username);
+                let sip = match login {
+                    Some(login) if login.has_credentials => text::SIP_SET,
+                    _ => text::SIP_NOT_SET,
+                };
+                let phones = login
+                    .filter(|login| !login.phones.is_empty())
+                    .map_or_else(|| "-".to_string(), |login| login.phones.join(" "));
                 println!(
-                    "{}\t{}\t{}\t{state}",
+                    "{}\t{}\t{}\t{state}\t{sip}\t{phones}",
                     user.username,
                     user.display_name.as_deref().unwrap_or("-"),
                     user.role.label()
                 );
             }
+            Ok(())
+        }
+        UsersCommand::SipPassword { name } => {
+            let password = read_password(text::SIP_PASSWORD_PROMPT)?;
+            check_phone_password(&password)?;
+            let realm = &config.sip.realm;
+            let secret = PhoneSecret {
+                realm: realm.clone(),
+                ha1_md5: Ha1::md5(&name, realm, &password).as_hex().to_string(),
+                ha1_sha256: Ha1::sha256(&name, realm, &password).as_hex().to_string(),
+            };
+            users.set_phone_secret(&name, &secret).await?;
+            println!("{}: {name}", text::SIP_PASSWORD_CHANGED);
             Ok(())
         }
         UsersCommand::Passwd { name } => {

@@ -35,7 +35,15 @@ pub const USER_ADDED: &str = "已添加用户";
 /// `hotline users passwd` when done.
 pub const PASSWORD_CHANGED: &str = "密码已修改";
 /// Column headings of `hotline users list`.
-pub const USERS_HEADER: [&str; 4] = ["用户名", "姓名", "角色", "状态"];
+pub const USERS_HEADER: [&str; 6] = ["用户名", "姓名", "角色", "状态", "话机密码", "已注册话机"];
+/// `hotline users sip-password` asks for the phone password with this.
+pub const SIP_PASSWORD_PROMPT: &str = "话机(SIP)密码: ";
+/// `hotline users sip-password` when done.
+pub const SIP_PASSWORD_CHANGED: &str = "话机密码已设置";
+/// `users list`: the user's phones have credentials.
+pub const SIP_SET: &str = "已设置";
+/// `users list`: the user's phones have none.
+pub const SIP_NOT_SET: &str = "未设置";
 /// A user who may log in.
 pub const USER_ENABLED: &str = "启用";
 /// A user who may not log in.

@@ -183,7 +183,20 @@ pub struct SipConfig {
     /// Most TCP connections accepted from one IP address at once; one more
     /// is closed at once.
     pub tcp_max_connections_per_source: usize,
+    /// The digest realm phones authenticate in (RFC 7616 §3.3); part of
+    /// every stored phone credential, so changing it needs new passwords.
+    pub realm: String,
+    /// How long a digest nonce may be used before a phone is told `stale`.
+    #[serde(with = "humantime_serde")]
+    pub nonce_lifetime: Duration,
+    /// `[sip.registrar]`: registration intervals and limits.
+    pub registrar: RegistrarConfig,
+    /// `[sip.lockout]`: sources that fail authentication too often.
+    pub lockout: LockoutConfig,
 }
+
+/// The digest realm unless configured.
+pub const DEFAULT_REALM: &str = "hotline";
 
 impl SipConfig {
     /// Checks what the types alone cannot, as `(key path, problem)` pairs.
@@ -208,7 +221,22 @@ impl SipConfig {
                 problems.push((format!("sip.{key}"), "must be at least 1".to_string()));
             }
         }
+        if let Err(err) = self.digest().validate() {
+            problems.push(("sip.realm".to_string(), err.to_string()));
+        }
+        if let Err(err) = self.registrar.validate() {
+            problems.push(("sip.registrar".to_string(), err.to_string()));
+        }
         problems
+    }
+
+    /// The digest authentication the registrar challenges phones with.
+    pub fn digest(&self) -> DigestConfig {
+        DigestConfig {
+            realm: self.realm.clone(),
+            nonce_lifetime: self.nonce_lifetime,
+            ..DigestConfig::default()
+        }
     }
 }
 
@@ -245,6 +273,10 @@ impl Default for SipConfig {
             tcp_message_timeout: DEFAULT_TCP_MESSAGE_TIMEOUT,
             tcp_max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
             tcp_max_connections_per_source: DEFAULT_TCP_MAX_CONNECTIONS_PER_SOURCE,
+            realm: DEFAULT_REALM.to_owned(),
+            nonce_lifetime: DEFAULT_NONCE_LIFETIME,
+            registrar: RegistrarConfig::default(),
+            lockout: LockoutConfig::default(),
         }
     }
 }

@@ -34,7 +34,7 @@ pub use config::StoreConfig;
 pub use error::StoreError;
 pub use journal::CallJournal;
 pub use operators::{
-    BindingRow, CALLBACK_MISSED, CALLBACK_PENDING, CallbackRow, MissedCallback, OperatorStateRow,
+    BindingChange, BindingRow, CALLBACK_MISSED, CALLBACK_PENDING, CallbackRow, MissedCallback, OperatorStateRow,
     SipCredentialRow,
 };
 pub use tickets::{

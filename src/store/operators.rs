@@ -39,6 +39,13 @@ pub struct BindingRow {
     pub node: String,
 }
 
+/// A change to the stored bindings, applied in order with others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindingChange {
+    Upsert(BindingRow),
+    Delete { user_id: String, contact: String },
+}
+
 /// One change of an operator's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorStateRow {
@@ -129,6 +136,33 @@ fn callback_from_row(row: &AnyRow) -> Result<CallbackRow, sqlx::Error> {
     })
 }
 
+const UPSERT_BINDING: &str = "INSERT INTO sip_bindings (user_id, contact, source, transport, \
+     call_id, cseq, user_agent, instance, registered_at, expires_at, unreachable_since, node) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+     ON CONFLICT (user_id, contact) DO UPDATE SET source = excluded.source, \
+     transport = excluded.transport, call_id = excluded.call_id, cseq = excluded.cseq, \
+     user_agent = excluded.user_agent, instance = excluded.instance, \
+     registered_at = excluded.registered_at, expires_at = excluded.expires_at, \
+     unreachable_since = excluded.unreachable_since, node = excluded.node";
+
+fn upsert_binding_query(
+    binding: &BindingRow,
+) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(UPSERT_BINDING)
+        .bind(&binding.user_id)
+        .bind(&binding.contact)
+        .bind(&binding.source)
+        .bind(&binding.transport)
+        .bind(&binding.call_id)
+        .bind(binding.cseq)
+        .bind(&binding.user_agent)
+        .bind(&binding.instance)
+        .bind(binding.registered_at)
+        .bind(binding.expires_at)
+        .bind(binding.unreachable_since)
+        .bind(&binding.node)
+}
+
 impl Store {
     /// Sets (or replaces) a user's SIP credentials.
     pub async fn set_sip_credentials(
@@ -186,29 +220,29 @@ impl Store {
 
     /// Adds or refreshes a binding (one per user and contact).
     pub async fn upsert_binding(&self, binding: &BindingRow) -> Result<(), StoreError> {
-        sqlx::query(&format!(
-            "INSERT INTO sip_bindings ({BINDING_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (user_id, contact) DO UPDATE SET source = excluded.source, \
-             transport = excluded.transport, call_id = excluded.call_id, cseq = excluded.cseq, \
-             user_agent = excluded.user_agent, instance = excluded.instance, \
-             registered_at = excluded.registered_at, expires_at = excluded.expires_at, \
-             unreachable_since = excluded.unreachable_since, node = excluded.node"
-        ))
-        .bind(&binding.user_id)
-        .bind(&binding.contact)
-        .bind(&binding.source)
-        .bind(&binding.transport)
-        .bind(&binding.call_id)
-        .bind(binding.cseq)
-        .bind(&binding.user_agent)
-        .bind(&binding.instance)
-        .bind(binding.registered_at)
-        .bind(binding.expires_at)
-        .bind(binding.unreachable_since)
-        .bind(&binding.node)
-        .execute(self.pool())
-        .await?;
+        upsert_binding_query(binding).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// Applies binding changes in order, in one transaction (a burst of
+    /// registrations costs one commit).
+    pub async fn apply_binding_changes(&self, changes: &[BindingChange]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        for change in changes {
+            match change {
+                BindingChange::Upsert(binding) => {
+                    upsert_binding_query(binding).execute(&mut *tx).await?;
+                }
+                BindingChange::Delete { user_id, contact } => {
+                    sqlx::query("DELETE FROM sip_bindings WHERE user_id = $1 AND contact = $2")
+                        .bind(user_id)
+                        .bind(contact)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 
