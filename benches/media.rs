@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hotline::media::{
-    Codec, DtmfReceiver, FRAME_DURATION, Frame, MediaEngine, Prompt, RTP_HEADER_LEN, RtpPacket,
-    RtpWriter, SAMPLES_PER_FRAME, SessionParams, StereoSink, TelephoneEvent,
+    Codec, Dbfs, DtmfReceiver, FRAME_DURATION, Frame, MediaDirection, MediaEngine, Prompt,
+    RTP_HEADER_LEN, RtpPacket, RtpWriter, SAMPLES_PER_FRAME, SessionParams, StereoSink,
+    TelephoneEvent,
 };
 
 fn speech_like_frame() -> [i16; SAMPLES_PER_FRAME] {
@@ -106,6 +107,8 @@ fn engine_ticks(c: &mut Criterion, name: &str, prompt: Option<Prompt>) {
                 codec: Codec::Pcmu,
                 dtmf_payload_type: Some(101),
                 inactivity_timeout: Duration::from_secs(3600),
+                direction: MediaDirection::SendRecv,
+                speech_threshold: Dbfs::new(-45).expect("level in range"),
             };
             let (handle, events) = engine
                 .start_session(socket, params, NullSink)

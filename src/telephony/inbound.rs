@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::desk::{self, AreaCode};
-use crate::media::{Codec, MediaEvent, MediaHandle, PortLease, SessionParams};
+use crate::media::{Codec, MediaDirection, MediaEvent, MediaHandle, PortLease, SessionParams};
 use crate::recording::CallRecorder;
 use crate::sip::sdp::{self, AudioCodec, Direction, Negotiated, Sdp};
 use crate::sip::{
@@ -310,6 +310,8 @@ async fn ring_and_answer(
         codec: media_codec(negotiated.codec),
         dtmf_payload_type: negotiated.telephone_event_pt,
         inactivity_timeout: services.inactivity_timeout,
+        direction: media_direction(&negotiated),
+        speech_threshold: services.speech_threshold,
     };
     // The recording runs from here: the answer time is taken with it, so
     // the WAV and the call record measure the same span.
@@ -325,7 +327,6 @@ async fn ring_and_answer(
             code: Some(CallFailure::Shutdown.code()),
         });
     };
-    media.set_hold(negotiated.direction != Direction::SendRecv);
     let answered_at = Instant::now();
     // Queued, not waited for: the caller may hang up at once, and the BYE
     // must not wait for a commit to be answered. The journal keeps the
@@ -352,6 +353,22 @@ async fn ring_and_answer(
         session_id,
         local_rtp: std::net::SocketAddr::new(media_ip, local_port),
     })
+}
+
+/// Our direction of the stream, for the media session (RFC 3264 §5.1). A
+/// legacy hold (`c=0.0.0.0`, RFC 3264 §8.4) is answered `recvonly`, but a
+/// peer of RFC 2543's time often stops sending too: it is taken as
+/// inactive, so that its silence does not end the call.
+fn media_direction(negotiated: &Negotiated) -> MediaDirection {
+    match negotiated.direction {
+        Direction::SendRecv => MediaDirection::SendRecv,
+        Direction::SendOnly => MediaDirection::SendOnly,
+        Direction::RecvOnly if negotiated.remote_rtp.ip().is_unspecified() => {
+            MediaDirection::Inactive
+        }
+        Direction::RecvOnly => MediaDirection::RecvOnly,
+        Direction::Inactive => MediaDirection::Inactive,
+    }
 }
 
 fn media_codec(codec: AudioCodec) -> Codec {
@@ -549,7 +566,7 @@ async fn close_message(
 }
 
 /// Hold and resume (RFC 3264 §8.4): answer the direction the caller asks
-/// for and stop or restart sending.
+/// for and give the media session ours.
 async fn answer_reinvite(call: &mut Answered, reinvite: ReInvite) {
     let offer = reinvite.request().body();
     if offer.is_empty() {
@@ -587,14 +604,14 @@ async fn answer_reinvite(call: &mut Answered, reinvite: ReInvite) {
         call.local_rtp.port(),
         &negotiated,
     );
-    let on_hold = negotiated.direction != Direction::SendRecv;
-    info!(on_hold, "re-INVITE");
+    let direction = media_direction(&negotiated);
+    info!(?direction, "re-INVITE");
     call.media.update(
         negotiated.remote_rtp,
         media_codec(negotiated.codec),
         negotiated.telephone_event_pt,
     );
-    call.media.set_hold(on_hold);
+    call.media.set_direction(direction);
     call.negotiated = negotiated;
     drop(reinvite.answer(body).await);
 }
