@@ -26,6 +26,7 @@ use super::failure::CallFailure;
 use super::ivr::{Choice, Ivr, IvrAction, IvrEvent};
 use super::record::CallRecordWriter;
 use super::service::CallServices;
+use super::voicemail::{MessageOutcome, VoiceMessage};
 
 /// Codecs we answer with, in our order of preference for offers we make.
 const SUPPORTED_CODECS: [AudioCodec; 2] = [AudioCodec::Pcmu, AudioCodec::Pcma];
@@ -157,8 +158,10 @@ async fn handle_invite(
                     outcome.sha256,
                 )
                 .await;
-            if outcome.message_taken {
-                record.voicemail_ticket().await;
+            match outcome.message {
+                MessageOutcome::Taken => record.voicemail_ticket().await,
+                MessageOutcome::Empty => record.empty_voice_message().await,
+                MessageOutcome::NotLeft => {}
             }
         }
     }
@@ -413,8 +416,9 @@ struct Outcome {
     /// The recording's length.
     duration_ms: Option<i64>,
     sha256: Option<String>,
-    /// A voice message was recorded (it becomes a work order).
-    message_taken: bool,
+    /// Whether a voice message was left, and whether it is one (a work
+    /// order) or empty.
+    message: MessageOutcome,
 }
 
 /// Runs the IVR over an answered call to its end.
@@ -426,7 +430,7 @@ async fn run_answered(
 ) -> Outcome {
     let mut ivr = Ivr::new(services.ivr.clone(), services.voicemail.clone());
     let mut timer: Option<(tokio::time::Instant, u32)> = None;
-    let mut voicemail_start: Option<i64> = None;
+    let mut message = VoiceMessage::default();
     let mut pending = ivr.start();
     let ending = loop {
         for action in std::mem::take(&mut pending) {
@@ -443,10 +447,14 @@ async fn run_answered(
                     info!(choice = code, "menu choice");
                     record.menu_choice(digit.as_deref(), code).await;
                 }
-                IvrAction::VoicemailStarted => voicemail_start = Some(elapsed_ms(call.answered_at)),
+                IvrAction::VoicemailStarted => {
+                    message
+                        .start(elapsed_ms(call.answered_at), &call.media)
+                        .await;
+                }
                 IvrAction::VoicemailEnded => {
-                    let end = elapsed_ms(call.answered_at);
-                    record.voicemail(voicemail_start.unwrap_or(end), end).await;
+                    let (start, end) = message.end(elapsed_ms(call.answered_at), &call.media).await;
+                    record.voicemail(start, end).await;
                 }
                 IvrAction::HangUp => {}
             }
@@ -467,14 +475,14 @@ async fn run_answered(
                 Some(MediaEvent::PlaybackFinished) => pending = ivr.handle(IvrEvent::PromptFinished),
                 Some(MediaEvent::Inactive) | None => {
                     info!("no RTP from the caller; hanging up");
-                    close_message(&mut ivr, record, &call, voicemail_start).await;
+                    close_message(&mut ivr, record, &call, &mut message).await;
                     drop(call.dialog.bye().await);
                     break Ending::Failure(CallFailure::RtpTimeout);
                 }
             },
             event = call.dialog.next_event() => match event {
                 Some(DialogEvent::Bye) => {
-                    close_message(&mut ivr, record, &call, voicemail_start).await;
+                    close_message(&mut ivr, record, &call, &mut message).await;
                     break Ending::CallerHangUp;
                 }
                 Some(DialogEvent::ReInvite(reinvite)) => answer_reinvite(&mut call, reinvite).await,
@@ -489,7 +497,7 @@ async fn run_answered(
                     other.respond(StatusCode::METHOD_NOT_ALLOWED, allow, None).await;
                 }
                 None => {
-                    close_message(&mut ivr, record, &call, voicemail_start).await;
+                    close_message(&mut ivr, record, &call, &mut message).await;
                     break Ending::CallerHangUp;
                 }
             },
@@ -499,7 +507,7 @@ async fn run_answered(
                 }
             }
             () = shutdown.cancelled() => {
-                close_message(&mut ivr, record, &call, voicemail_start).await;
+                close_message(&mut ivr, record, &call, &mut message).await;
                 drop(call.dialog.bye().await);
                 break Ending::Failure(CallFailure::Shutdown);
             }
@@ -507,7 +515,7 @@ async fn run_answered(
     };
     let ended_at = SystemTime::now();
     let duration_ms = elapsed_ms(call.answered_at);
-    let message_taken = voicemail_start.is_some();
+    let message = message.outcome(&services.voicemail);
     let summary = match call.media.stop().await {
         Ok((recorder, stats)) => {
             info!(
@@ -541,7 +549,7 @@ async fn run_answered(
         ended_at,
         duration_ms: Some(duration_ms),
         sha256,
-        message_taken,
+        message,
     }
 }
 
@@ -557,11 +565,11 @@ async fn close_message(
     ivr: &mut Ivr,
     record: &CallRecordWriter,
     call: &Answered,
-    voicemail_start: Option<i64>,
+    message: &mut VoiceMessage,
 ) {
     if ivr.hung_up().contains(&IvrAction::VoicemailEnded) {
-        let end = elapsed_ms(call.answered_at);
-        record.voicemail(voicemail_start.unwrap_or(end), end).await;
+        let (start, end) = message.end(elapsed_ms(call.answered_at), &call.media).await;
+        record.voicemail(start, end).await;
     }
 }
 

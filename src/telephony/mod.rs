@@ -12,6 +12,7 @@ mod ivr;
 mod record;
 mod recovery;
 mod service;
+mod voicemail;
 
 pub use config::{
     CommunityConfig, HotlineConfig, IvrConfig, MENU_CHOICE_OTHER, MenuChoice, PromptFiles,
