@@ -1,13 +1,18 @@
 //! Hot paths of the media layer: G.711 per 20 ms frame, RTP parse and write,
-//! RFC 4733 payload parse and the digit receiver.
+//! RFC 4733 payload parse and the digit receiver, and the engine's 20 ms
+//! tick over many sessions.
 //!
 //! `cargo bench --bench media`
 
 use std::hint::black_box;
+use std::net::Ipv4Addr;
+use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hotline::media::{
-    Codec, DtmfReceiver, RTP_HEADER_LEN, RtpPacket, RtpWriter, SAMPLES_PER_FRAME, TelephoneEvent,
+    Codec, Dbfs, DtmfReceiver, FRAME_DURATION, Frame, MediaDirection, MediaEngine, Prompt,
+    RTP_HEADER_LEN, RtpPacket, RtpWriter, SAMPLES_PER_FRAME, SessionParams, StereoSink,
+    TelephoneEvent,
 };
 
 fn speech_like_frame() -> [i16; SAMPLES_PER_FRAME] {
@@ -62,5 +67,84 @@ fn dtmf(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, g711, rtp, dtmf);
+/// Sessions ticked together in the engine benches: about what one shard of
+/// a busy node carries.
+const SESSIONS: usize = 100;
+
+/// A sink that drops every frame, so only the session's own work is timed.
+struct NullSink;
+
+impl StereoSink for NullSink {
+    fn push_frame(&mut self, left: &Frame, right: &Frame) {
+        black_box((left, right));
+    }
+}
+
+/// One shard ticking [`SESSIONS`] sessions, each sending to a peer socket
+/// that nobody reads (the kernel drops what does not fit): the timed part
+/// is `iters` ticks under paused time, which tokio advances as soon as the
+/// shard is idle, so the wall time is the ticks' work (receive, send,
+/// record) and the timer's, nothing spent waiting.
+fn engine_ticks(c: &mut Criterion, name: &str, prompt: Option<Prompt>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    let (mut handles, _peer) = runtime.block_on(async {
+        let engine = MediaEngine::start(1);
+        let peer = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind peer");
+        let remote = peer.local_addr().expect("peer address");
+        let mut handles = Vec::new();
+        for _ in 0..SESSIONS {
+            let socket = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+                .await
+                .expect("bind session");
+            let params = SessionParams {
+                remote,
+                codec: Codec::Pcmu,
+                dtmf_payload_type: Some(101),
+                inactivity_timeout: Duration::from_secs(3600),
+                direction: MediaDirection::SendRecv,
+                speech_threshold: Dbfs::new(-45).expect("level in range"),
+            };
+            let (handle, events) = engine
+                .start_session(socket, params, NullSink)
+                .await
+                .expect("engine running");
+            handles.push((handle, events));
+        }
+        (handles, peer)
+    });
+    let mut group = c.benchmark_group("engine tick");
+    group.throughput(Throughput::Elements(SESSIONS as u64));
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                for (handle, events) in &mut handles {
+                    if let Some(prompt) = &prompt {
+                        handle.play(prompt.clone());
+                    }
+                    while events.try_recv().is_ok() {}
+                }
+                let ticks = u32::try_from(iters).unwrap_or(u32::MAX);
+                let start = std::time::Instant::now();
+                tokio::time::sleep(FRAME_DURATION * ticks).await;
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+fn engine(c: &mut Criterion) {
+    engine_ticks(c, "100 sessions, no prompt", None);
+    // Ten minutes, longer than any measurement: the prompt never ends.
+    let prompt = Prompt::from_samples("bench", speech_like_frame().repeat(30_000));
+    engine_ticks(c, "100 sessions, playing a prompt", Some(prompt));
+}
+
+criterion_group!(benches, g711, rtp, dtmf, engine);
 criterion_main!(benches);

@@ -82,6 +82,7 @@ pub async fn run(
         ivr: config.ivr.clone(),
         voicemail: config.voicemail.clone(),
         inactivity_timeout: config.media.inactivity_timeout,
+        speech_threshold: config.media.speech_threshold_dbfs,
         node: config.node.clone(),
         time_zone: loaded.time_zone(),
         tickets: tickets.clone(),

@@ -1,10 +1,12 @@
-//! The media layer's part of the configuration: the RTP port range and the
-//! inactivity timeout.
+//! The media layer's part of the configuration: the RTP port range, the
+//! inactivity timeout and the level from which a received frame counts as
+//! speech.
 //!
 //! ```toml
 //! [media]
 //! rtp_ports = "20000-29999"
 //! inactivity_timeout = "30s"
+//! speech_threshold_dbfs = -45
 //! ```
 
 use std::fmt;
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use super::MediaError;
+use super::{Dbfs, MediaError};
 
 /// Default RTP port range, written as in the config file.
 const DEFAULT_RTP_PORTS: PortRange = PortRange {
@@ -22,6 +24,10 @@ const DEFAULT_RTP_PORTS: PortRange = PortRange {
 };
 /// Default silence of the remote side after which a session reports it.
 const DEFAULT_INACTIVITY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default speech threshold in dBFS: well above a telephone line's idle
+/// noise (-60 dBFS and below) and G.711's smallest step (about -72), well
+/// below speech (-30 to -15).
+const DEFAULT_SPEECH_THRESHOLD_DBFS: i64 = -45;
 
 /// Configuration of the media layer.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -33,6 +39,9 @@ pub struct MediaConfig {
     /// [`MediaEvent::Inactive`](super::MediaEvent::Inactive).
     #[serde(with = "humantime_serde")]
     pub inactivity_timeout: Duration,
+    /// A received 20 ms frame whose RMS level is at least this counts as
+    /// voiced ([`MediaStats::voiced_frames`](super::MediaStats::voiced_frames)).
+    pub speech_threshold_dbfs: Dbfs,
 }
 
 impl Default for MediaConfig {
@@ -40,6 +49,8 @@ impl Default for MediaConfig {
         MediaConfig {
             rtp_ports: DEFAULT_RTP_PORTS,
             inactivity_timeout: DEFAULT_INACTIVITY_TIMEOUT,
+            speech_threshold_dbfs: Dbfs::new(DEFAULT_SPEECH_THRESHOLD_DBFS)
+                .expect("the default level is in range"),
         }
     }
 }
@@ -144,12 +155,13 @@ mod tests {
         assert_eq!(config, MediaConfig::default());
         assert_eq!(config.rtp_ports.to_string(), "20000-29999");
         assert_eq!(config.inactivity_timeout, Duration::from_secs(30));
+        assert_eq!(config.speech_threshold_dbfs.db(), -45);
     }
 
     #[test]
     fn a_full_section_parses() {
         let config: MediaConfig =
-            toml::from_str("rtp_ports = \"30000-30099\"\ninactivity_timeout = \"1m 30s\"\n")
+            toml::from_str("rtp_ports = \"30000-30099\"\ninactivity_timeout = \"1m 30s\"\nspeech_threshold_dbfs = -50\n")
                 .expect("valid config");
         assert_eq!(
             config.rtp_ports,
@@ -157,6 +169,7 @@ mod tests {
         );
         assert_eq!(config.rtp_ports.even_port_count(), 50);
         assert_eq!(config.inactivity_timeout, Duration::from_secs(90));
+        assert_eq!(config.speech_threshold_dbfs.db(), -50);
     }
 
     #[test]
@@ -184,5 +197,13 @@ mod tests {
         assert!(err.to_string().contains("rtp_ports"), "{err}");
         let err = toml::from_str::<MediaConfig>("inactivity_timeout = \"soon\"").expect_err("bad");
         assert!(err.to_string().contains("inactivity_timeout"), "{err}");
+        let err = toml::from_str::<MediaConfig>("speech_threshold_dbfs = 3").expect_err("loud");
+        let shown = err.to_string();
+        assert!(
+            shown.contains("speech_threshold_dbfs") && shown.contains("-96..=0"),
+            "{shown}"
+        );
+        let err = toml::from_str::<MediaConfig>("speech_threshold_dbfs = -45.5").expect_err("frac");
+        assert!(err.to_string().contains("speech_threshold_dbfs"), "{err}");
     }
 }

@@ -4,9 +4,9 @@
 //! A task and a timer per call would wake the process once per call every
 //! 20 ms; a shard wakes once per 20 ms for all of its calls and walks them in
 //! turn (drain the socket, send, record), which is what a media server's
-//! packet loop does. Commands from a call (play, hold, stop) reach its shard
-//! through the shard's inbox and are applied at once; the per-call state and
-//! what one tick does live in [`MediaSession`].
+//! packet loop does. Commands from a call (play, direction, stats, stop)
+//! reach its shard through the shard's inbox and are applied at once; the
+//! per-call state and what one tick does live in [`MediaSession`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -157,10 +157,24 @@ impl<S> MediaHandle<S> {
         });
     }
 
-    /// On hold nothing is sent (the prompt pauses), silence and whatever
-    /// arrives are still recorded, and inactivity is not reported.
-    pub fn set_hold(&self, on_hold: bool) {
-        self.send(Command::Hold(on_hold));
+    /// Changes which way audio flows (a hold or a resume). While the
+    /// direction does not send, nothing is sent and the prompt pauses;
+    /// while the remote side does not send, its silence is not reported as
+    /// inactivity. What arrives, and silence, are recorded throughout.
+    pub fn set_direction(&self, direction: super::MediaDirection) {
+        self.send(Command::Direction(direction));
+    }
+
+    /// The session's counters so far (e.g. its voiced frames at the start
+    /// and end of a voice message). Answered between two ticks.
+    pub async fn stats(&self) -> Result<MediaStats, EngineStopped> {
+        let (reply, result) = oneshot::channel();
+        let message = ShardMessage::Command {
+            key: self.key,
+            command: Command::Stats(reply),
+        };
+        self.shard.send(message).map_err(|_| EngineStopped)?;
+        result.await.map_err(|_| EngineStopped)
     }
 
     /// Ends the session and returns the sink (to finish the recording) and

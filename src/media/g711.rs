@@ -5,6 +5,8 @@
 //! from the reference algorithm (the segment/quantisation rules of G.711
 //! Tables 1a and 2a). Knows nothing of RTP or sockets.
 
+use super::SAMPLES_PER_FRAME;
+
 /// μ-law bias added before the segment search (G.711 Table 2a).
 const MULAW_BIAS: i32 = 0x84;
 /// Largest magnitude μ-law encodes, on the 14-bit scale (8159 = 0x1FDF).
@@ -83,6 +85,16 @@ impl Codec {
                     *o = ALAW_ENCODE[alaw_index(s)];
                 }
             }
+        }
+    }
+
+    /// One 20 ms frame of digital silence (every sample 0), encoded: what
+    /// is sent while nothing plays, so the stream never stops (a carrier
+    /// hangs up a call that receives no RTP). Computed at compile time.
+    pub fn silence(self) -> &'static [u8; SAMPLES_PER_FRAME] {
+        match self {
+            Codec::Pcmu => &MULAW_SILENCE,
+            Codec::Pcma => &ALAW_SILENCE,
         }
     }
 
@@ -216,6 +228,10 @@ static ALAW_ENCODE: [u8; ALAW_INPUTS] = {
     table
 };
 
+static MULAW_SILENCE: [u8; SAMPLES_PER_FRAME] = [mulaw_encode_14(0); SAMPLES_PER_FRAME];
+
+static ALAW_SILENCE: [u8; SAMPLES_PER_FRAME] = [alaw_encode_13(0); SAMPLES_PER_FRAME];
+
 static MULAW_DECODE: [i16; 256] = {
     let mut table = [0i16; 256];
     let mut i = 0;
@@ -261,6 +277,22 @@ mod tests {
         assert_eq!(Codec::from_payload_type(18), None);
         assert_eq!(Codec::Pcmu.encoding_name(), "PCMU");
         assert_eq!(Codec::Pcma.encoding_name(), "PCMA");
+    }
+
+    #[test]
+    fn the_silence_payload_is_zero_encoded_and_decodes_to_zero() {
+        // G.711: μ-law +0 is 0xFF, A-law +0 is 0xD5 (0x80 after the even-bit
+        // inversion).
+        assert_eq!(Codec::Pcmu.silence(), &[0xFF; SAMPLES_PER_FRAME]);
+        assert_eq!(Codec::Pcma.silence(), &[0xD5; SAMPLES_PER_FRAME]);
+        for codec in [Codec::Pcmu, Codec::Pcma] {
+            let mut encoded = [0u8; SAMPLES_PER_FRAME];
+            codec.encode(&[0; SAMPLES_PER_FRAME], &mut encoded);
+            assert_eq!(&encoded, codec.silence());
+            let mut decoded = [7i16; SAMPLES_PER_FRAME];
+            codec.decode(codec.silence(), &mut decoded);
+            assert!(decoded.iter().all(|&s| s.abs() <= 8), "{decoded:?}");
+        }
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! engine whose shards drive every call's session from one 20 ms tick.
 //!
 //! This layer knows no SIP, no SQL and no business words: it is told a remote
-//! address, a codec and a payload type, it is handed prompts, and it reports
-//! digits, the end of a prompt and silence of the remote side. The stereo
+//! address, a codec, a payload type and which way audio flows, it is handed
+//! prompts, and it reports digits, the end of a prompt, silence of the
+//! remote side and how many of its frames were voiced. The stereo
 //! audio of a call leaves through a [`StereoSink`], which the recording layer
 //! implements.
 //!
@@ -17,6 +18,7 @@
 //! [`MediaEngine`] touch sockets.
 
 mod config;
+mod direction;
 mod dtmf;
 mod engine;
 mod g711;
@@ -25,11 +27,13 @@ mod ports;
 mod ring;
 mod rtp;
 mod session;
+mod speech;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use config::{MediaConfig, PortRange};
+pub use direction::MediaDirection;
 pub use dtmf::{Digit, DtmfReceiver, TelephoneEvent, parse_dtmf_relay};
 pub use engine::{EngineStopped, MediaEngine, MediaHandle};
 pub use g711::Codec;
@@ -37,6 +41,7 @@ pub use player::{Playback, Prompt};
 pub use ports::{PortLease, RtpPortPool};
 pub use rtp::{RTP_HEADER_LEN, RTP_VERSION, RtpPacket, RtpWriter};
 pub use session::{MediaEvent, MediaStats, SessionParams};
+pub use speech::Dbfs;
 
 /// The sampling rate of every codec this layer speaks (RFC 3551 §4.5.14).
 pub const CLOCK_RATE: u32 = 8000;
@@ -119,6 +124,12 @@ pub enum MediaError {
         path: PathBuf,
         /// What is wrong with it.
         problem: WavProblem,
+    },
+    /// A level in dBFS outside -96..=0.
+    #[error("level {db} dBFS is outside -96..=0")]
+    LevelRange {
+        /// The level as written.
+        db: i64,
     },
     /// A port range that cannot be used for RTP.
     #[error("invalid RTP port range {text:?}: {problem}")]

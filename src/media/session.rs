@@ -1,6 +1,14 @@
 //! The per-call media session: the state that owns the call's RTP socket,
 //! receives and decodes the remote audio, plays prompts at the 20 ms pace,
-//! reports digits, and hands one stereo frame per 20 ms to a [`StereoSink`].
+//! reports digits, counts the remote side's voiced frames, and hands one
+//! stereo frame per 20 ms to a [`StereoSink`].
+//!
+//! While its direction lets it send, a session sends one packet every tick
+//! for the whole call: the prompt, or digital silence when none plays.
+//! Carriers and SBCs hang up a call that receives no RTP for 10–60 s
+//! (DESIGN.md), and the IVR's waits (a digit, the voice message) are longer
+//! than that; the stream stays one talkspurt, so only its first packet and
+//! the first after a pause in sending carry the marker (RFC 3551 §4.1).
 //!
 //! With the engine, the only files of this layer that touch sockets. A
 //! session has no task of its own: a shard of the
@@ -9,20 +17,22 @@
 //! socket is taken out of tokio's reactor, so no thread wakes for a packet.
 //! The packet path makes no allocation, takes no lock and makes no syscall
 //! beyond one receive and one send per tick, plus one empty receive every
-//! fifth tick when the socket is drained (DESIGN.md). Knows nothing of SIP: whoever negotiated the call passes the
-//! remote address, codec and payload types.
+//! fifth tick when the socket is drained (DESIGN.md). Knows nothing of SIP:
+//! whoever negotiated the call passes the remote address, codec, payload
+//! types and [`MediaDirection`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::rtp::{SequenceOrder, SequenceTracker};
+use super::speech::SpeechDetector;
 use super::{
-    Codec, Digit, DtmfReceiver, Frame, Playback, Prompt, RTP_HEADER_LEN, RtpPacket, RtpWriter,
-    SAMPLES_PER_FRAME, SILENCE, StereoSink, ring::SampleRing,
+    Codec, Dbfs, Digit, DtmfReceiver, Frame, MediaDirection, Playback, Prompt, RTP_HEADER_LEN,
+    RtpPacket, RtpWriter, SAMPLES_PER_FRAME, SILENCE, StereoSink, ring::SampleRing,
 };
 
 /// Largest datagram read; anything RTP over Ethernet fits (RFC 3550 §11
@@ -57,6 +67,12 @@ pub struct SessionParams {
     pub dtmf_payload_type: Option<u8>,
     /// Silence of the remote side after which [`MediaEvent::Inactive`] is sent.
     pub inactivity_timeout: Duration,
+    /// Which way audio flows at the start (a later change:
+    /// [`MediaHandle::set_direction`](super::MediaHandle::set_direction)).
+    pub direction: MediaDirection,
+    /// A received frame at least this loud counts as voiced
+    /// ([`MediaStats::voiced_frames`]).
+    pub speech_threshold: Dbfs,
 }
 
 /// What the session reports to the call.
@@ -68,12 +84,14 @@ pub enum MediaEvent {
     /// Not sent for a prompt that was replaced or stopped.
     PlaybackFinished,
     /// No RTP arrived for the inactivity timeout, counted from the start of
-    /// the session, the last packet or the end of a hold (not while on
-    /// hold). Sent once per silence; arriving RTP re-arms it.
+    /// the session, the last packet or the moment the remote side was to
+    /// send again (not while the direction says it does not send). Sent
+    /// once per silence; arriving RTP re-arms it.
     Inactive,
 }
 
-/// Counters of one session, returned by [`MediaHandle::stop`].
+/// Counters of one session, returned by [`MediaHandle::stop`] and, while it
+/// runs, by [`MediaHandle::stats`](super::MediaHandle::stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MediaStats {
     /// Valid RTP packets accepted from the remote side (audio, digits, other).
@@ -91,6 +109,9 @@ pub struct MediaStats {
     /// Received samples dropped because the remote side sent faster than
     /// real time.
     pub samples_overrun: u64,
+    /// 20 ms frames of the remote side's audio at or above the speech
+    /// threshold (silence, line noise and missing packets are not).
+    pub voiced_frames: u64,
 }
 
 /// Orders from a [`MediaHandle`](super::MediaHandle), applied by the shard
@@ -104,7 +125,9 @@ pub(super) enum Command {
         codec: Codec,
         dtmf_payload_type: Option<u8>,
     },
-    Hold(bool),
+    Direction(MediaDirection),
+    /// The counters so far go to the sender.
+    Stats(oneshot::Sender<MediaStats>),
 }
 
 /// The state of one call's media, owned by its task; `S` receives the
@@ -128,8 +151,10 @@ pub struct MediaSession<S> {
     dtmf: DtmfReceiver,
     ring: SampleRing,
     playback: Option<Playback>,
-    on_hold: bool,
-    /// Whether the previous tick sent a packet; the next one after silence
+    direction: MediaDirection,
+    speech: SpeechDetector,
+    /// Whether the previous tick sent a packet; the first one after a tick
+    /// that sent nothing (the session's first, or the end of a hold)
     /// carries the marker bit (RFC 3551 §4.1).
     sent_last_tick: bool,
     last_received: Instant,
@@ -223,7 +248,8 @@ impl<S: StereoSink> MediaSession<S> {
             dtmf: DtmfReceiver::new(),
             ring: SampleRing::default(),
             playback: None,
-            on_hold: false,
+            direction: params.direction,
+            speech: SpeechDetector::new(params.speech_threshold),
             sent_last_tick: false,
             last_received: Instant::now(),
             inactive_reported: false,
@@ -235,11 +261,19 @@ impl<S: StereoSink> MediaSession<S> {
     }
 
     /// Ends the session: the sink back, and the final counters.
-    pub(super) fn finish(mut self) -> (S, MediaStats) {
-        self.stats.packets_lost_estimate = self.tracker.lost_estimate();
-        self.stats.samples_overrun = self.ring.dropped();
-        tracing::debug!(stats = ?self.stats, "media session ended");
-        (self.sink, self.stats)
+    pub(super) fn finish(self) -> (S, MediaStats) {
+        let stats = self.snapshot();
+        tracing::debug!(?stats, "media session ended");
+        (self.sink, stats)
+    }
+
+    /// The counters so far.
+    fn snapshot(&self) -> MediaStats {
+        MediaStats {
+            packets_lost_estimate: self.tracker.lost_estimate(),
+            samples_overrun: self.ring.dropped(),
+            ..self.stats
+        }
     }
 
     pub(super) fn apply(&mut self, command: Command) {
@@ -262,13 +296,19 @@ impl<S: StereoSink> MediaSession<S> {
                 self.codec = codec;
                 self.dtmf_payload_type = dtmf_payload_type;
             }
-            Command::Hold(on_hold) => {
-                if self.on_hold && !on_hold {
-                    // Inactivity counts from the end of the hold.
+            Command::Direction(direction) => {
+                if !self.direction.receives() && direction.receives() {
+                    // Inactivity counts from when the remote side is to
+                    // send again.
                     self.last_received = Instant::now();
                     self.inactive_reported = false;
                 }
-                self.on_hold = on_hold;
+                tracing::debug!(?direction, "media direction");
+                self.direction = direction;
+            }
+            Command::Stats(reply) => {
+                // A caller that went away wants no answer.
+                let _ = reply.send(self.snapshot());
             }
         }
     }
@@ -294,26 +334,30 @@ impl<S: StereoSink> MediaSession<S> {
         }
     }
 
-    /// One 20 ms step: at most one packet out, exactly one frame recorded.
+    /// One 20 ms step: one packet out while the direction sends (the prompt
+    /// or silence), exactly one frame recorded.
     pub(super) fn tick(&mut self, now: Instant) {
+        let sends = self.direction.sends();
         let frames = &mut self.frames;
-        let sending = match (&mut self.playback, self.on_hold) {
-            (Some(playback), false) => playback.next_frame(&mut frames.right),
-            _ => false,
-        };
-        if sending {
+        // Not sending pauses the prompt: it goes on where it stopped.
+        let playing = sends
+            && self
+                .playback
+                .as_mut()
+                .is_some_and(|playback| playback.next_frame(&mut frames.right));
+        if playing {
             frames.right_silent = false;
         } else {
             frames.silence_right();
         }
-        if sending {
-            self.send_frame();
+        if sends {
+            self.send_frame(playing);
         } else {
-            // The timestamp keeps the sampling clock across silence
-            // (RFC 3550 §5.1), so the next talkspurt follows on.
+            // The timestamp keeps the sampling clock while nothing is sent
+            // (RFC 3550 §5.1), so the stream follows on when sending resumes.
             self.writer.advance(SAMPLES_PER_TICK);
         }
-        self.sent_last_tick = sending;
+        self.sent_last_tick = sends;
         if self.playback.as_ref().is_some_and(Playback::is_finished) {
             self.playback = None;
             self.emit(MediaEvent::PlaybackFinished);
@@ -323,12 +367,15 @@ impl<S: StereoSink> MediaSession<S> {
         let frames = &mut self.frames;
         if self.ring.pop_frame(&mut frames.left) {
             frames.left_silent = false;
+            if self.speech.is_speech(&frames.left) {
+                self.stats.voiced_frames += 1;
+            }
         } else {
             frames.silence_left();
         }
         self.sink.push_frame(&frames.left, &frames.right);
 
-        if !self.on_hold
+        if self.direction.receives()
             && !self.inactive_reported
             && now.saturating_duration_since(self.last_received) >= self.inactivity_timeout
         {
@@ -338,15 +385,22 @@ impl<S: StereoSink> MediaSession<S> {
         }
     }
 
-    fn send_frame(&mut self) {
+    /// Sends the right frame (`playing`) or the codec's precomputed
+    /// silence, which needs no encoding.
+    fn send_frame(&mut self, playing: bool) {
         let frames = &mut self.frames;
-        self.codec.encode(&frames.right, &mut frames.payload);
+        let payload: &[u8; SAMPLES_PER_FRAME] = if playing {
+            self.codec.encode(&frames.right, &mut frames.payload);
+            &frames.payload
+        } else {
+            self.codec.silence()
+        };
         let marker = !self.sent_last_tick;
         let len = self.writer.write(
             &mut frames.packet,
             self.codec.payload_type(),
             marker,
-            &frames.payload,
+            payload,
             SAMPLES_PER_TICK,
         );
         let target = self.latched.unwrap_or(self.remote);

@@ -34,8 +34,8 @@ pub use config::StoreConfig;
 pub use error::StoreError;
 pub use journal::CallJournal;
 pub use operators::{
-    BindingChange, BindingRow, CALLBACK_MISSED, CALLBACK_PENDING, CallbackRow, MissedCallback, OperatorStateRow,
-    SipCredentialRow,
+    BindingChange, BindingRow, CALLBACK_MISSED, CALLBACK_PENDING, CallbackRow, MissedCallback,
+    OperatorStateRow, SipCredentialRow,
 };
 pub use tickets::{
     HoldChange, StoredTicket, TicketEventRow, TicketHoldRow, TicketQuery, TicketRow, TicketRowPage,

@@ -265,8 +265,16 @@ pub struct VoicemailConfig {
     /// The longest message; the recording of the message stops there.
     #[serde(with = "humantime_serde")]
     pub max_length: Duration,
-    /// The key that ends the message.
+    /// The key that ends the message; pressed during the voice-message
+    /// prompt, it skips to the beep.
     pub end_digit: char,
+    /// A shorter message is empty: no work order is made of it.
+    #[serde(with = "humantime_serde")]
+    pub min_length: Duration,
+    /// A message with less speech than this (voiced 20 ms frames of the
+    /// caller, `media.speech_threshold_dbfs`) is empty.
+    #[serde(with = "humantime_serde")]
+    pub min_speech: Duration,
 }
 
 impl Default for VoicemailConfig {
@@ -274,6 +282,8 @@ impl Default for VoicemailConfig {
         VoicemailConfig {
             max_length: Duration::from_secs(120),
             end_digit: '#',
+            min_length: Duration::from_secs(1),
+            min_speech: Duration::from_millis(500),
         }
     }
 }
@@ -351,6 +361,20 @@ mod tests {
         assert_eq!(ivr.choice_for('0'), Some(MenuChoice::Operator));
         assert_eq!(ivr.choice_for('7'), None);
         assert!(ivr.validate().is_empty());
+    }
+
+    #[test]
+    fn the_voicemail_section_reads_durations_and_refuses_unknown_keys() {
+        let config: VoicemailConfig =
+            toml::from_str("min_length = \"2s\"\nmin_speech = \"750ms\"\n").expect("valid");
+        assert_eq!(config.min_length, Duration::from_secs(2));
+        assert_eq!(config.min_speech, Duration::from_millis(750));
+        assert_eq!(config.max_length, Duration::from_secs(120));
+        let defaults: VoicemailConfig = toml::from_str("").expect("empty");
+        assert_eq!(defaults.min_length, Duration::from_secs(1));
+        assert_eq!(defaults.min_speech, Duration::from_millis(500));
+        let err = toml::from_str::<VoicemailConfig>("min_lenght = \"1s\"").expect_err("typo");
+        assert!(err.to_string().contains("min_lenght"), "{err}");
     }
 
     #[test]

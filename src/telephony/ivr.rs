@@ -1,8 +1,8 @@
 //! The IVR flow of an inbound call, as a sans-IO state machine: greeting →
 //! menu (a digit pre-classifies the call; no or a wrong digit repeats the
-//! menu, then the call is taken as "other") → voice-message prompt → beep →
-//! the caller speaks until the end key, the time limit or hang-up → thanks →
-//! hang up.
+//! menu, then the call is taken as "other") → voice-message prompt (the end
+//! key skips it) → beep → the caller speaks until the end key, the time
+//! limit or hang-up → thanks → hang up.
 //!
 //! It takes events (a prompt finished, a digit, a timer fired) and returns
 //! actions (play this prompt, start a timer, store the choice, mark the
@@ -157,9 +157,13 @@ impl Ivr {
             {
                 self.next_attempt(attempt, false)
             }
-            (State::VoicemailPrompt, IvrEvent::PromptFinished) => {
-                self.state = State::Beep;
-                vec![IvrAction::Play(PromptId::Beep)]
+            (State::VoicemailPrompt, IvrEvent::PromptFinished) => self.beep(),
+            // A caller who knows the prompt skips it with the end key; the
+            // beep replaces the prompt at once.
+            (State::VoicemailPrompt, IvrEvent::Digit(digit))
+                if digit == self.voicemail.end_digit =>
+            {
+                self.beep()
             }
             (State::Beep, IvrEvent::PromptFinished) => {
                 self.state = State::Recording;
@@ -178,8 +182,9 @@ impl Ivr {
                 self.state = State::Done;
                 vec![IvrAction::HangUp]
             }
-            // Anything else (a digit during the voice-message prompt, a stale
-            // timer, a prompt end we no longer wait for) changes nothing.
+            // Anything else (another digit during the voice-message prompt or
+            // the beep, a stale timer, a prompt end we no longer wait for)
+            // changes nothing.
             _ => Vec::new(),
         }
     }
@@ -226,6 +231,11 @@ impl Ivr {
             IvrAction::MenuChosen(choice),
             IvrAction::Play(PromptId::Voicemail),
         ]
+    }
+
+    fn beep(&mut self) -> Vec<IvrAction> {
+        self.state = State::Beep;
+        vec![IvrAction::Play(PromptId::Beep)]
     }
 
     fn end_message(&mut self) -> Vec<IvrAction> {
@@ -401,13 +411,51 @@ mod tests {
     }
 
     #[test]
-    fn digits_during_the_voice_message_prompt_are_ignored() {
+    fn other_digits_during_the_voice_message_prompt_are_ignored() {
         let mut ivr = ivr();
         ivr.start();
         ivr.handle(IvrEvent::Digit('1'));
-        assert!(ivr.handle(IvrEvent::Digit('#')).is_empty());
+        assert!(ivr.handle(IvrEvent::Digit('5')).is_empty());
+        assert!(ivr.handle(IvrEvent::Digit('*')).is_empty());
         assert_eq!(
             ivr.handle(IvrEvent::PromptFinished),
+            [IvrAction::Play(PromptId::Beep)]
+        );
+    }
+
+    #[test]
+    fn the_end_key_during_the_voice_message_prompt_skips_to_the_beep() {
+        let mut ivr = ivr();
+        ivr.start();
+        ivr.handle(IvrEvent::Digit('2'));
+        assert_eq!(
+            ivr.handle(IvrEvent::Digit('#')),
+            [IvrAction::Play(PromptId::Beep)]
+        );
+        // A second press during the beep changes nothing; the message
+        // starts when the beep ends, as after a prompt played to its end.
+        assert!(ivr.handle(IvrEvent::Digit('#')).is_empty());
+        let actions = ivr.handle(IvrEvent::PromptFinished);
+        assert_eq!(actions[0], IvrAction::VoicemailStarted);
+        assert!(ivr.is_recording());
+        assert_eq!(
+            ivr.handle(IvrEvent::Digit('#')),
+            [IvrAction::VoicemailEnded, IvrAction::Play(PromptId::Thanks)]
+        );
+    }
+
+    #[test]
+    fn a_configured_end_key_skips_the_prompt_and_hash_then_does_not() {
+        let voicemail = VoicemailConfig {
+            end_digit: '*',
+            ..VoicemailConfig::default()
+        };
+        let mut ivr = Ivr::new(IvrConfig::default(), voicemail);
+        ivr.start();
+        ivr.handle(IvrEvent::Digit('3'));
+        assert!(ivr.handle(IvrEvent::Digit('#')).is_empty());
+        assert_eq!(
+            ivr.handle(IvrEvent::Digit('*')),
             [IvrAction::Play(PromptId::Beep)]
         );
     }

@@ -13,6 +13,7 @@ mod operators;
 mod record;
 mod recovery;
 mod service;
+mod voicemail;
 
 pub use config::{
     CommunityConfig, HotlineConfig, IvrConfig, MENU_CHOICE_OTHER, MenuChoice, PromptFiles,

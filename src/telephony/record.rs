@@ -1,6 +1,7 @@
 //! The call record of one inbound call, written as the call goes: the
 //! caller's archive match, the menu choice, the voice message's offsets, the
-//! end; and, for a voice message, the work order it becomes.
+//! end; and, for a voice message, the work order it becomes (none for an
+//! empty one).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -50,6 +51,16 @@ impl CallRecordWriter {
             }
             Err(err) => warn!(%err, "cannot create the work order of a voice message"),
         }
+    }
+
+    /// A voice message too short or without speech: no work order. The call
+    /// record keeps the message's offsets.
+    ///
+    /// The caller wanted something and said nothing usable: this is where
+    /// the missed-call callback (未接来电回拨) is to be scheduled once
+    /// callbacks exist.
+    pub(super) async fn empty_voice_message(&self) {
+        info!("voice message empty: no work order");
     }
 
     pub(super) async fn menu_choice(&self, digit: Option<&str>, code: &str) {

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::desk::Tickets;
-use crate::media::{MediaEngine, Prompt, RtpPortPool};
+use crate::media::{Dbfs, MediaEngine, Prompt, RtpPortPool};
 use crate::recording::{CallRecorder, RecordingService};
 use crate::sip::{Incoming, NonInviteServer, StatusCode};
 use crate::store::{CallJournal, Store};
@@ -70,6 +70,9 @@ pub struct CallServices {
     pub ivr: IvrConfig,
     pub voicemail: VoicemailConfig,
     pub inactivity_timeout: Duration,
+    /// A caller's frame at least this loud is speech (an empty voice
+    /// message has too little).
+    pub speech_threshold: Dbfs,
     pub node: String,
     pub time_zone: chrono_tz::Tz,
     /// Voice messages become work orders here.

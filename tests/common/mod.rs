@@ -1,7 +1,10 @@
 //! End-to-end test support: the daemon started as the real binary on free
-//! ports with a config of the test's own, SIPp as the peer, and the CLI to
-//! read what the daemon stored.
+//! ports with a config of the test's own, SIPp as the peer (or, where SIPp
+//! cannot check, a caller of our own: `caller`), and the CLI to read what
+//! the daemon stored.
 #![allow(dead_code)]
+
+pub mod caller;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};

@@ -44,6 +44,8 @@ fn params(remote: std::net::SocketAddr) -> SessionParams {
         codec: Codec::Pcmu,
         dtmf_payload_type: None,
         inactivity_timeout: Duration::from_secs(3600),
+        direction: crate::media::MediaDirection::SendRecv,
+        speech_threshold: crate::media::Dbfs::new(-45).expect("level in range"),
     }
 }
 

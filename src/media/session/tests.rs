@@ -13,6 +13,8 @@ const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
 const DTMF_PT: u8 = 101;
 /// Long enough never to fire in tests that are not about it.
 const NO_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The default threshold: an RMS of 184.3.
+const SPEECH_THRESHOLD_DBFS: i64 = -45;
 
 type Frames = Arc<Mutex<Vec<(Frame, Frame)>>>;
 
@@ -51,6 +53,16 @@ async fn start(
     remote: Option<SocketAddr>,
     dtmf: Option<u8>,
 ) -> Fixture {
+    start_directed(inactivity_timeout, remote, dtmf, MediaDirection::SendRecv).await
+}
+
+/// As [`start`], in `direction` from the first tick.
+async fn start_directed(
+    inactivity_timeout: Duration,
+    remote: Option<SocketAddr>,
+    dtmf: Option<u8>,
+    direction: MediaDirection,
+) -> Fixture {
     let socket = bind().await;
     let peer = bind().await;
     let session = addr(&socket);
@@ -60,6 +72,8 @@ async fn start(
         codec: Codec::Pcmu,
         dtmf_payload_type: dtmf,
         inactivity_timeout,
+        direction,
+        speech_threshold: Dbfs::new(SPEECH_THRESHOLD_DBFS).expect("level in range"),
     };
     let engine = MediaEngine::start(1);
     let (handle, events) = engine
@@ -122,6 +136,12 @@ async fn receive(socket: &UdpSocket) -> Received {
     }
 }
 
+/// Whether nothing arrives on `socket` for `quiet`.
+async fn nothing_for(socket: &UdpSocket, quiet: Duration) -> bool {
+    let mut buf = [0u8; 2048];
+    timeout(quiet, socket.recv_from(&mut buf)).await.is_err()
+}
+
 /// Reads and discards whatever is queued on `socket`.
 fn drain(socket: &UdpSocket) -> usize {
     let mut buf = [0u8; 2048];
@@ -167,7 +187,8 @@ async fn caller_audio_is_decoded_onto_the_left_channel() {
     assert!(frames.iter().all(|(_, r)| *r == SILENCE));
     assert_eq!(stats.packets_received, 1);
     assert_eq!(stats.bytes_received, SAMPLES_PER_FRAME as u64);
-    assert_eq!(stats.packets_sent, 0);
+    assert_eq!(stats.packets_sent, 3, "silence goes out meanwhile");
+    assert_eq!(stats.voiced_frames, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -177,7 +198,32 @@ async fn the_recording_has_one_frame_per_20_ms_of_the_session() {
     sleep(Duration::from_millis(1010)).await;
     let (_, stats) = f.handle.stop().await.expect("stopped");
     assert_eq!(f.frames.lock().expect("lock").len(), 50);
-    assert_eq!(stats.packets_sent, 13, "2000 samples make 13 packets");
+    assert_eq!(stats.packets_sent, 50, "13 of the prompt, then silence");
+    assert_eq!(stats.bytes_sent, 50 * SAMPLES_PER_FRAME as u64);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_sends_exactly_one_packet_per_tick_with_no_prompt() {
+    let f = start(NO_TIMEOUT, None, None).await;
+    let mut packets = Vec::new();
+    for _ in 0..50 {
+        packets.push(receive(&f.peer).await);
+    }
+    for (i, p) in packets.iter().enumerate() {
+        assert_eq!(p.payload_type, 0);
+        assert_eq!(p.payload, Codec::Pcmu.silence(), "μ-law digital silence");
+        assert_eq!(p.marker, i == 0, "marker only on the first packet");
+    }
+    for pair in packets.windows(2) {
+        assert_eq!(pair[1].seq, pair[0].seq.wrapping_add(1));
+        assert_eq!(pair[1].timestamp, pair[0].timestamp.wrapping_add(160));
+        assert_eq!(pair[1].at - pair[0].at, FRAME_DURATION);
+    }
+    sleep(FRAME_DURATION / 2).await;
+    assert_eq!(drain(&f.peer), 0, "one packet per tick, no more");
+    let (_, stats) = f.handle.stop().await.expect("stopped");
+    assert_eq!(stats.packets_sent, 50);
+    assert_eq!(f.frames.lock().expect("lock").len(), 50);
 }
 
 #[tokio::test(start_paused = true)]
@@ -203,17 +249,22 @@ async fn a_prompt_goes_out_paced_with_continuous_sequence_and_timestamps() {
     }
     assert_eq!(f.events.recv().await, Some(MediaEvent::PlaybackFinished));
 
-    // After some silence the next talkspurt starts with the marker, the
-    // next sequence number, and a timestamp that counted the silence.
-    sleep(Duration::from_millis(100)).await;
+    // Silence follows in the same stream, and so does the next prompt: no
+    // marker, one sequence number and one frame of timestamp per tick.
+    for _ in 0..5 {
+        let silence = receive(&f.peer).await;
+        assert_eq!(silence.payload, Codec::Pcmu.silence());
+        packets.push(silence);
+    }
     f.handle.play(prompt);
-    let next = receive(&f.peer).await;
-    let last = packets.last().expect("packets");
-    let ticks = ((next.at - last.at).as_millis() / FRAME_DURATION.as_millis()) as u32;
-    assert!(next.marker);
-    assert_eq!(next.seq, last.seq.wrapping_add(1));
-    assert_eq!(next.timestamp, last.timestamp.wrapping_add(160 * ticks));
-    assert!(ticks >= 5, "{ticks}");
+    packets.push(receive(&f.peer).await);
+    let next = packets.last().expect("packets");
+    assert_eq!(next.payload, pcmu(&expected[0]));
+    assert!(packets.iter().skip(1).all(|p| !p.marker));
+    for pair in packets.windows(2) {
+        assert_eq!(pair[1].seq, pair[0].seq.wrapping_add(1));
+        assert_eq!(pair[1].timestamp, pair[0].timestamp.wrapping_add(160));
+    }
 
     let (_, stats) = f.handle.stop().await.expect("stopped");
     let frames = f.frames.lock().expect("lock").clone();
@@ -351,33 +402,114 @@ async fn silence_of_the_remote_side_is_reported_once_per_silence() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn on_hold_nothing_is_sent_and_silence_is_not_reported() {
+async fn held_with_sendonly_nothing_is_sent_the_prompt_pauses_and_silence_is_reported() {
+    // The remote side holds us with `sendonly`: we are `recvonly`
+    // (RFC 3264 §8.4) and expect its music on hold.
     let timeout_after = Duration::from_millis(200);
     let mut f = start(timeout_after, None, None).await;
-    f.handle.play(ramp_prompt(200 * SAMPLES_PER_FRAME));
+    let prompt = ramp_prompt(200 * SAMPLES_PER_FRAME);
+    let expected = prompt_frames(&prompt);
+    f.handle.play(prompt);
     let before = receive(&f.peer).await;
-    f.handle.set_hold(true);
-    sleep(Duration::from_millis(50)).await;
+    assert!(before.marker, "the first packet of the stream");
+    f.handle.set_direction(MediaDirection::RecvOnly);
+    sleep(FRAME_DURATION / 2).await;
     drain(&f.peer);
     let frames_at_hold = f.frames.lock().expect("lock").len();
-
-    let mut buf = [0u8; 2048];
-    let nothing = timeout(Duration::from_millis(600), f.peer.recv_from(&mut buf)).await;
-    assert!(nothing.is_err(), "nothing is sent on hold");
-    assert_eq!(f.events.try_recv(), Err(TryRecvError::Empty));
+    assert!(nothing_for(&f.peer, Duration::from_millis(600)).await);
     assert_eq!(
         f.frames.lock().expect("lock").len(),
         frames_at_hold + 30,
         "recording goes on"
     );
+    assert_eq!(f.events.try_recv(), Ok(MediaEvent::Inactive));
 
-    f.handle.set_hold(false);
+    f.handle.set_direction(MediaDirection::SendRecv);
     let after = receive(&f.peer).await;
-    assert!(after.marker, "a new talkspurt after the hold");
-    assert!(after.seq.wrapping_sub(before.seq) <= 4);
+    assert!(after.marker, "the first packet after the hold");
+    let sent_before = after.seq.wrapping_sub(before.seq);
+    assert!(sent_before <= 2, "{sent_before}");
+    assert_eq!(
+        after.payload,
+        pcmu(&expected[usize::from(sent_before)]),
+        "the prompt goes on where it paused"
+    );
+    let held_ticks = after.timestamp.wrapping_sub(before.timestamp) / 160;
+    assert!(
+        held_ticks >= 30,
+        "the timestamp counted the hold: {held_ticks}"
+    );
+    let next = receive(&f.peer).await;
+    assert!(!next.marker);
+    f.handle.stop().await.expect("stopped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn held_with_recvonly_the_session_keeps_sending_and_reports_no_silence() {
+    // The remote side says `recvonly`: we are `sendonly`; it hears us (a
+    // hold prompt) but sends nothing.
+    let timeout_after = Duration::from_millis(200);
+    let mut f = start(timeout_after, None, None).await;
+    f.handle.set_direction(MediaDirection::SendOnly);
+    let mut packets = Vec::new();
+    for _ in 0..40 {
+        packets.push(receive(&f.peer).await);
+    }
+    assert!(packets[0].marker);
+    assert!(packets.iter().skip(1).all(|p| !p.marker));
+    assert_eq!(f.events.try_recv(), Err(TryRecvError::Empty));
+
+    // Back to sendrecv: inactivity counts from there.
+    f.handle.set_direction(MediaDirection::SendRecv);
+    let resumed = Instant::now();
     assert_eq!(f.events.recv().await, Some(MediaEvent::Inactive));
+    let silent_for = resumed.elapsed();
+    assert!(silent_for >= timeout_after && silent_for <= timeout_after + FRAME_DURATION * 2);
+    let next = receive(&f.peer).await;
+    assert!(!next.marker, "sending never paused");
+    f.handle.stop().await.expect("stopped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_inactive_session_sends_nothing_and_reports_no_silence_from_the_start() {
+    let timeout_after = Duration::from_millis(200);
+    let mut f = start_directed(timeout_after, None, None, MediaDirection::Inactive).await;
+    f.handle.play(ramp_prompt(10 * SAMPLES_PER_FRAME));
+    assert!(nothing_for(&f.peer, Duration::from_millis(500)).await);
+    assert_eq!(f.events.try_recv(), Err(TryRecvError::Empty));
+    f.handle.set_direction(MediaDirection::SendRecv);
+    let first = receive(&f.peer).await;
+    assert!(first.marker);
+    assert_eq!(f.events.recv().await, Some(MediaEvent::PlaybackFinished));
     let (_, stats) = f.handle.stop().await.expect("stopped");
-    assert!(stats.packets_sent < 30);
+    assert!(stats.packets_sent >= 10);
+    let frames = f.frames.lock().expect("lock").clone();
+    assert!(frames.len() >= 25, "recorded while inactive too");
+}
+
+#[tokio::test(start_paused = true)]
+async fn voiced_frames_of_the_remote_side_are_counted_and_read_while_running() {
+    let f = start(NO_TIMEOUT, None, Some(DTMF_PT)).await;
+    // -45 dBFS is an RMS of 184.3: 1000 is speech, 100 and silence are not.
+    let levels = [1000i16, 100, 0, -3000, 1000, 100];
+    for (i, level) in levels.into_iter().enumerate() {
+        let seq = i as u16 + 1;
+        let frame: Frame = std::array::from_fn(|n| if n % 2 == 0 { level } else { -level });
+        let packet = rtp(0, i == 0, seq, 160 * u32::from(seq), &pcmu(&frame));
+        f.peer.send_to(&packet, f.session).await.expect("send");
+        sleep(FRAME_DURATION).await;
+    }
+    sleep(FRAME_DURATION * 2).await;
+    let running = f.handle.stats().await.expect("running");
+    assert_eq!(running.voiced_frames, 3);
+    assert_eq!(running.packets_received, 6);
+    // Digits are not speech; neither is the silence of missing packets.
+    let digit = rtp(DTMF_PT, true, 7, 8000, &[5, 10, 0, 160]);
+    f.peer.send_to(&digit, f.session).await.expect("send");
+    sleep(FRAME_DURATION * 10).await;
+    let (_, stats) = f.handle.stop().await.expect("stopped");
+    assert_eq!(stats.voiced_frames, 3);
+    assert!(stats.packets_sent > running.packets_sent);
 }
 
 #[tokio::test(start_paused = true)]
@@ -390,9 +522,15 @@ async fn stop_playback_and_replacing_a_prompt_report_no_end() {
     sleep(Duration::from_millis(200)).await;
     assert_eq!(f.events.try_recv(), Err(TryRecvError::Empty));
     drain(&f.peer);
-    let mut buf = [0u8; 2048];
-    let nothing = timeout(Duration::from_millis(100), f.peer.recv_from(&mut buf)).await;
-    assert!(nothing.is_err(), "nothing is sent after stop_playback");
+    for _ in 0..5 {
+        let p = receive(&f.peer).await;
+        assert_eq!(
+            p.payload,
+            Codec::Pcmu.silence(),
+            "silence after stop_playback"
+        );
+        assert!(!p.marker);
+    }
     f.handle.stop().await.expect("stopped");
 }
 

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use crate::media::{MediaEvent, MediaHandle, PortLease, SessionParams};
 use crate::recording::CallRecorder;
-use crate::sip::sdp::{Direction, Negotiated};
+use crate::sip::sdp::Negotiated;
 use crate::sip::{InviteServer, ServerDialog, SipError, StatusCode, advertised_ip};
 use crate::store::{CallWrite, unix_millis};
 
@@ -108,6 +108,8 @@ pub(super) async fn answer_call(
         codec: offer::media_codec(negotiated.codec),
         dtmf_payload_type: negotiated.telephone_event_pt,
         inactivity_timeout: services.inactivity_timeout,
+        direction: offer::media_direction(&negotiated),
+        speech_threshold: services.speech_threshold,
     };
     // The recording runs from here: the answer time is taken with it, so
     // the WAV and the call record measure the same span.
@@ -119,7 +121,6 @@ pub(super) async fn answer_call(
         drop(dialog.bye().await);
         return Err(Refused::after_answer(Ending::failed(CallFailure::Shutdown)));
     };
-    media.set_hold(negotiated.direction != Direction::SendRecv);
     let answered_at = Instant::now();
     mark_answered(services, call_id, relative_path).await;
     Ok(Answered {

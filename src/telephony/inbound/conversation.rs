@@ -10,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::media::MediaEvent;
-use crate::sip::sdp::Direction;
 use crate::sip::{DialogEvent, NonInviteServer, ReInvite, StatusCode};
 
 use super::super::config::MENU_CHOICE_OTHER;
@@ -18,6 +17,7 @@ use super::super::failure::CallFailure;
 use super::super::ivr::{Choice, Ivr, IvrAction, IvrEvent};
 use super::super::record::CallRecordWriter;
 use super::super::service::{ALLOW, CallServices};
+use super::super::voicemail::{MessageOutcome, VoiceMessage};
 use super::Ending;
 use super::answer::Answered;
 use super::offer;
@@ -30,8 +30,9 @@ pub(super) struct Outcome {
     /// The recording's length.
     pub(super) duration_ms: Option<i64>,
     pub(super) sha256: Option<String>,
-    /// A voice message was recorded (it becomes a work order).
-    pub(super) message_taken: bool,
+    /// Whether a voice message was left, and whether it is one (a work
+    /// order) or empty.
+    pub(super) message: MessageOutcome,
 }
 
 /// What one event asks of the conversation.
@@ -62,8 +63,8 @@ struct Conversation<'a> {
     ivr: Ivr,
     /// The IVR's single timer: when it fires and its generation.
     timer: Option<(tokio::time::Instant, u32)>,
-    /// Where the voice message started in the recording.
-    voicemail_start: Option<i64>,
+    /// The voice message, once the beep has sounded.
+    message: VoiceMessage,
 }
 
 /// Runs the IVR over an answered call to its end.
@@ -79,7 +80,7 @@ pub(super) async fn converse(
         call,
         ivr: Ivr::new(services.ivr.clone(), services.voicemail.clone()),
         timer: None,
-        voicemail_start: None,
+        message: VoiceMessage::default(),
     };
     let mut pending = conversation.ivr.start();
     let ending = loop {
@@ -99,8 +100,8 @@ pub(super) async fn converse(
         }
     };
     let ended_at = SystemTime::now();
-    let message_taken = conversation.voicemail_start.is_some();
-    finish(conversation.call, ending, ended_at, message_taken).await
+    let message = conversation.message.outcome(&services.voicemail);
+    finish(conversation.call, ending, ended_at, message).await
 }
 
 impl Conversation<'_> {
@@ -122,13 +123,10 @@ impl Conversation<'_> {
                     self.record.menu_choice(digit.as_deref(), code).await;
                 }
                 IvrAction::VoicemailStarted => {
-                    self.voicemail_start = Some(elapsed_ms(self.call.answered_at));
+                    let at = elapsed_ms(self.call.answered_at);
+                    self.message.start(at, &self.call.media).await;
                 }
-                IvrAction::VoicemailEnded => {
-                    let end = elapsed_ms(self.call.answered_at);
-                    let start = self.voicemail_start.unwrap_or(end);
-                    self.record.voicemail(start, end).await;
-                }
+                IvrAction::VoicemailEnded => self.end_message().await,
                 IvrAction::HangUp => {
                     if let Err(err) = self.call.dialog.bye().await {
                         info!(%err, "our BYE was not answered");
@@ -192,10 +190,15 @@ impl Conversation<'_> {
     /// A hang-up while the message is being recorded ends the message there.
     async fn close_message(&mut self) {
         if self.ivr.hung_up().contains(&IvrAction::VoicemailEnded) {
-            let end = elapsed_ms(self.call.answered_at);
-            let start = self.voicemail_start.unwrap_or(end);
-            self.record.voicemail(start, end).await;
+            self.end_message().await;
         }
+    }
+
+    /// The voice message ends now: its span goes into the call record.
+    async fn end_message(&mut self) {
+        let at = elapsed_ms(self.call.answered_at);
+        let (start, end) = self.message.end(at, &self.call.media).await;
+        self.record.voicemail(start, end).await;
     }
 
     /// Hold and resume (RFC 3264 §8.4): answer the direction the caller asks
@@ -209,15 +212,15 @@ impl Conversation<'_> {
             }
         };
         if let Some(negotiated) = answer.negotiated {
-            let on_hold = negotiated.direction != Direction::SendRecv;
-            info!(on_hold, "re-INVITE");
+            let direction = offer::media_direction(&negotiated);
+            info!(?direction, "re-INVITE");
             let call = &mut self.call;
             call.media.update(
                 negotiated.remote_rtp,
                 offer::media_codec(negotiated.codec),
                 negotiated.telephone_event_pt,
             );
-            call.media.set_hold(on_hold);
+            call.media.set_direction(direction);
             call.negotiated = negotiated;
         }
         drop(reinvite.answer(answer.body).await);
@@ -244,7 +247,7 @@ async fn finish(
     call: Answered,
     ending: Ending,
     ended_at: SystemTime,
-    message_taken: bool,
+    message: MessageOutcome,
 ) -> Outcome {
     let duration_ms = elapsed_ms(call.answered_at);
     let summary = match call.media.stop().await {
@@ -280,7 +283,7 @@ async fn finish(
         ended_at,
         duration_ms: Some(duration_ms),
         sha256,
-        message_taken,
+        message,
     }
 }
 

@@ -29,6 +29,7 @@ use super::caller::look_up_caller;
 use super::failure::CallFailure;
 use super::record::CallRecordWriter;
 use super::service::CallServices;
+use super::voicemail::MessageOutcome;
 
 /// How a call ended, as its record keeps it: the reason, and for an
 /// abnormal end the failure (its stable code).
@@ -157,8 +158,10 @@ async fn handle_invite(
                     outcome.sha256,
                 )
                 .await;
-            if outcome.message_taken {
-                record.voicemail_ticket().await;
+            match outcome.message {
+                MessageOutcome::Taken => record.voicemail_ticket().await,
+                MessageOutcome::Empty => record.empty_voice_message().await,
+                MessageOutcome::NotLeft => {}
             }
         }
     }

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use crate::media::Codec;
+use crate::media::{Codec, MediaDirection};
 use crate::sip::StatusCode;
 use crate::sip::sdp::{self, AudioCodec, Direction, Negotiated, Sdp};
 
@@ -118,6 +118,22 @@ pub(super) fn media_codec(codec: AudioCodec) -> Codec {
     }
 }
 
+/// Our direction of the stream, for the media session (RFC 3264 §5.1). A
+/// legacy hold (`c=0.0.0.0`, RFC 3264 §8.4) is answered `recvonly`, but a
+/// peer of RFC 2543's time often stops sending too: it is taken as
+/// inactive, so that its silence does not end the call.
+pub(super) fn media_direction(negotiated: &Negotiated) -> MediaDirection {
+    match negotiated.direction {
+        Direction::SendRecv => MediaDirection::SendRecv,
+        Direction::SendOnly => MediaDirection::SendOnly,
+        Direction::RecvOnly if negotiated.remote_rtp.ip().is_unspecified() => {
+            MediaDirection::Inactive
+        }
+        Direction::RecvOnly => MediaDirection::RecvOnly,
+        Direction::Inactive => MediaDirection::Inactive,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,12 +201,16 @@ mod tests {
             text(&answer.body)
         );
         let negotiated = answer.negotiated.expect("new parameters");
-        assert_eq!(negotiated.direction, Direction::RecvOnly);
+        assert_eq!(media_direction(&negotiated), MediaDirection::RecvOnly);
+        let legacy = OFFER.replace("c=IN IP4 192.0.2.7", "c=IN IP4 0.0.0.0");
+        let legacy = media.answer_reinvite(legacy.as_bytes()).expect("answered");
+        let negotiated = legacy.negotiated.expect("new parameters");
+        assert_eq!(media_direction(&negotiated), MediaDirection::Inactive);
         let resume = media.answer_reinvite(OFFER.as_bytes()).expect("answered");
-        assert!(text(&resume.body).contains(" 42 3 IN IP4"));
+        assert!(text(&resume.body).contains(" 42 4 IN IP4"));
         let offerless = media.answer_reinvite(b"").expect("answered");
         assert!(offerless.negotiated.is_none());
-        assert!(text(&offerless.body).contains(" 42 4 IN IP4"));
+        assert!(text(&offerless.body).contains(" 42 5 IN IP4"));
     }
 
     #[test]
