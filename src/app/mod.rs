@@ -94,7 +94,21 @@ pub async fn run(
         telephony::start_board(&config.queue, &store, bus.clone(), board_shutdown.clone())
             .await
             .context("starting the operators' board")?;
-    let hotline = tokio::spawn(telephony::run(services.clone(), incoming, shutdown.clone()));
+    let (registrar, registrar_task) = telephony::start_registrar(
+        &config.sip,
+        &config.node,
+        store.clone(),
+        board.clone(),
+        board_shutdown.clone(),
+    )
+    .await
+    .context("starting the registrar")?;
+    let hotline = tokio::spawn(telephony::run(
+        services.clone(),
+        registrar,
+        incoming,
+        shutdown.clone(),
+    ));
     let state = ApiState::new(
         config.api.clone(),
         Users::new(store.clone()),
@@ -117,6 +131,7 @@ pub async fn run(
     endpoint.shutdown();
     hotline.await.context("the hotline task failed")?;
     board_shutdown.cancel();
+    registrar_task.await.context("the registrar failed")?;
     board_task.await.context("the operators' board failed")?;
     http_shutdown.cancel();
     http.await

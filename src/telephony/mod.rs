@@ -20,6 +20,8 @@ pub use config::{
     VoicemailConfig,
 };
 pub use failure::CallFailure;
-pub use operators::{Board, GroupConfig, QueueConfig, start_board};
+pub use operators::{
+    Board, GroupConfig, QueueConfig, RegistrarError, RegistrarHandle, start_board, start_registrar,
+};
 pub use recovery::recover;
 pub use service::{ACCEPT, ALLOW, CallServices, Prompts, run};

@@ -20,6 +20,7 @@ use crate::store::{CallJournal, Store};
 use super::config::{HotlineConfig, IvrConfig, VoicemailConfig};
 use super::inbound;
 use super::ivr::PromptId;
+use super::operators::RegistrarHandle;
 
 /// Methods the hotline handles (for Allow headers).
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
@@ -83,6 +84,7 @@ pub struct CallServices {
 /// progress and returns once every call record is finished.
 pub async fn run(
     services: Arc<CallServices>,
+    registrar: RegistrarHandle,
     mut incoming: mpsc::Receiver<Incoming>,
     shutdown: CancellationToken,
 ) {
@@ -94,6 +96,9 @@ pub async fn run(
                     calls.spawn(inbound::handle(services.clone(), invite, shutdown.child_token()));
                 }
                 Some(Incoming::Options(options)) => answer_options(options).await,
+                Some(Incoming::Request(request)) if request.request().method() == "REGISTER" => {
+                    registrar.register(request);
+                }
                 Some(Incoming::Request(request)) => refuse_outside_dialog(request).await,
                 None => break,
             },

@@ -3,11 +3,13 @@
 
 mod board;
 mod config;
+mod registrar;
 mod start;
 
 pub use config::{GroupConfig, QueueConfig};
 
 pub use board::Board;
+pub use registrar::{RegistrarError, RegistrarHandle, start_registrar};
 pub use start::start_board;
 
 #[allow(unused_imports)]

@@ -1,0 +1,452 @@
+//! The registrar of the operators' phones: one task that takes every
+//! REGISTER the endpoint hands up, checks its digest credentials against
+//! the users' stored HA1 values (RFC 3261 §22, RFC 7616, RFC 8760), applies
+//! it to the user's bindings (§10.3), answers it, keeps the bindings in the
+//! store (batched, off the answer) and tells the operators' board which
+//! phones are up.
+//!
+//! Credentials are kept in memory: a REGISTER costs no query. A user the
+//! cache does not know, or whose credentials fail, is read again from the
+//! store (at most every [`RELOAD_AFTER`]), so `hotline users sip-password`
+//! takes effect without a restart. A source that keeps failing is locked
+//! out (403 without a challenge) while others go on.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::sip::{
+    Algorithm, Binding, ChallengeKind, DigestServer, Ha1, Lockout, NonInviteServer, Register,
+    Registrar, SipConfig, StatusCode, Verification,
+};
+use crate::store::{BindingChange, BindingRow, SipCredentialRow, Store, unix_millis};
+
+use super::board::{Board, OperatorInfo, Phone, PhoneTarget};
+
+/// A user's credentials are read from the store again at most this often.
+pub(crate) const RELOAD_AFTER: Duration = Duration::from_secs(5);
+/// REGISTERs waiting for the registrar before the endpoint's handles
+/// answer 500 for them (the TU is overloaded).
+const QUEUE: usize = 4096;
+/// Binding changes written to the store in one transaction at most.
+const WRITE_BATCH: usize = 512;
+
+/// What the registrar could not be started with.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrarError {
+    #[error("sip.realm: {0}")]
+    Digest(#[from] crate::sip::DigestConfigError),
+    #[error("sip.registrar: {0}")]
+    Registrar(#[from] crate::sip::RegistrarConfigError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The handle the SIP service hands REGISTERs to.
+#[derive(Debug, Clone)]
+pub struct RegistrarHandle {
+    requests: mpsc::Sender<NonInviteServer>,
+}
+
+impl RegistrarHandle {
+    /// Queues a REGISTER; when the registrar is overloaded or gone the
+    /// handle's drop answers it 500.
+    pub fn register(&self, request: NonInviteServer) {
+        if let Err(err) = self.requests.try_send(request) {
+            warn!(%err, "registrar queue unavailable");
+        }
+    }
+}
+
+/// A user's credentials as the cache keeps them.
+#[derive(Debug, Clone)]
+struct Credentials {
+    user_id: String,
+    display_name: Option<String>,
+    takes_calls: bool,
+    md5: Option<Ha1>,
+    sha256: Option<Ha1>,
+}
+
+struct RegistrarTask {
+    digest: DigestServer,
+    registrar: Registrar,
+    lockout: Lockout,
+    node: String,
+    store: Store,
+    board: Board,
+    credentials: HashMap<String, Credentials>,
+    /// When each username was last read from the store.
+    loaded: HashMap<String, Instant>,
+    bindings: HashMap<String, Vec<Binding>>,
+    writes: mpsc::UnboundedSender<BindingChange>,
+}
+
+/// Starts the registrar over the credentials and bindings in the store;
+/// it stops on `shutdown`.
+pub async fn start_registrar(
+    config: &SipConfig,
+    node: &str,
+    store: Store,
+    board: Board,
+    shutdown: CancellationToken,
+) -> Result<(RegistrarHandle, tokio::task::JoinHandle<()>), RegistrarError> {
+    let digest = DigestServer::with_random_secret(config.digest())?;
+    let registrar = Registrar::new(config.registrar.clone())?;
+    let mut credentials = HashMap::new();
+    let users = store.list_users().await?;
+    for row in store.all_sip_credentials().await? {
+        let display_name = users
+            .iter()
+            .find(|user| user.id == row.user_id)
+            .and_then(|user| user.display_name.clone());
+        credentials.insert(row.username.clone(), credentials_of(&row, display_name));
+    }
+    let bindings = stored_bindings(&store, &credentials).await?;
+    let (writes, write_rx) = mpsc::unbounded_channel();
+    let (requests, inbox) = mpsc::channel(QUEUE);
+    let task = RegistrarTask {
+        digest,
+        registrar,
+        lockout: Lockout::new(config.lockout.clone()),
+        node: node.to_string(),
+        store: store.clone(),
+        board,
+        credentials,
+        loaded: HashMap::new(),
+        bindings,
+        writes,
+    };
+    let writer = tokio::spawn(write_bindings(store, write_rx));
+    let handle = tokio::spawn(async move {
+        task.run(inbox, shutdown).await;
+        drop(writer.await);
+    });
+    Ok((RegistrarHandle { requests }, handle))
+}
+
+fn credentials_of(row: &SipCredentialRow, display_name: Option<String>) -> Credentials {
+    Credentials {
+        user_id: row.user_id.clone(),
+        display_name,
+        takes_calls: !row.disabled && matches!(row.role.as_str(), "operator" | "supervisor"),
+        md5: Ha1::from_hex(Algorithm::Md5, &row.ha1_md5),
+        sha256: Ha1::from_hex(Algorithm::Sha256, &row.ha1_sha256),
+    }
+}
+
+/// The stored bindings by username, as the registrar compares them.
+async fn stored_bindings(
+    store: &Store,
+    credentials: &HashMap<String, Credentials>,
+) -> Result<HashMap<String, Vec<Binding>>, RegistrarError> {
+    let mut bindings: HashMap<String, Vec<Binding>> = HashMap::new();
+    for row in store.live_bindings(unix_millis(SystemTime::now())).await? {
+        let Some((name, _)) = credentials.iter().find(|(_, c)| c.user_id == row.user_id) else {
+            continue;
+        };
+        let Some(phone) = super::start::phone_from_row(&row) else {
+            continue;
+        };
+        bindings.entry(name.clone()).or_default().push(Binding {
+            contact: row.contact.clone(),
+            expires_at: phone.expires_at,
+            source: phone.target.address,
+            transport: phone.target.transport,
+            call_id: row.call_id.clone(),
+            cseq: u32::try_from(row.cseq).unwrap_or(0),
+            user_agent: row.user_agent.clone(),
+            instance: row.instance.clone(),
+        });
+    }
+    Ok(bindings)
+}
+
+impl RegistrarTask {
+    async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<NonInviteServer>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                request = inbox.recv() => match request {
+                    Some(request) => self.on_register(request).await,
+                    None => break,
+                },
+                () = shutdown.cancelled() => break,
+            }
+        }
+        debug!("registrar stopped");
+    }
+
+    async fn on_register(&mut self, server: NonInviteServer) {
+        let request = server.request();
+        let source = request.source().ip();
+        let (now, instant) = (SystemTime::now(), Instant::now());
+        if self.lockout.is_locked(source, instant) {
+            debug!(%source, "REGISTER from a locked-out source");
+            return server
+                .respond(StatusCode::FORBIDDEN, Vec::new(), None)
+                .await;
+        }
+        let register = match Register::from_request(request) {
+            Ok(register) => register,
+            Err(err) => {
+                debug!(%err, "unreadable REGISTER");
+                return server
+                    .respond(StatusCode::BAD_REQUEST, Vec::new(), None)
+                    .await;
+            }
+        };
+        let Some(user) = aor_user(&register.aor) else {
+            return server
+                .respond(StatusCode::NOT_FOUND, Vec::new(), None)
+                .await;
+        };
+        self.refresh_credentials(&user, instant).await;
+        let verdict = self.verify(&server, now);
+        let username = match verdict {
+            Verification::Ok { username } => username,
+            Verification::Stale => return self.challenge(server, now, true).await,
+            Verification::Missing => return self.challenge(server, now, false).await,
+            Verification::Failed { reason } => {
+                if reason.counts_against_source() && self.lockout.record_failure(source, instant) {
+                    warn!(%source, "too many failed registrations: source locked out");
+                }
+                info!(%source, %reason, "REGISTER refused");
+                return self.challenge(server, now, false).await;
+            }
+        };
+        self.lockout.record_success(source);
+        // RFC 3261 §10.3 step 3: the authenticated user may register only
+        // their own address of record; only call takers have phones.
+        let allowed = username == user
+            && self
+                .credentials
+                .get(&username)
+                .is_some_and(|c| c.takes_calls);
+        if !allowed {
+            return server
+                .respond(StatusCode::FORBIDDEN, Vec::new(), None)
+                .await;
+        }
+        self.apply(server, &username, &register, now).await;
+    }
+
+    /// Reads a user's credentials from the store when unknown or stale.
+    async fn refresh_credentials(&mut self, user: &str, now: Instant) {
+        let fresh = self
+            .loaded
+            .get(user)
+            .is_some_and(|at| now.duration_since(*at) < RELOAD_AFTER);
+        if fresh {
+            return;
+        }
+        self.loaded.insert(user.to_string(), now);
+        match self.store.sip_credentials(user).await {
+            Ok(Some(row)) => {
+                let display_name = self
+                    .credentials
+                    .get(user)
+                    .and_then(|c| c.display_name.clone());
+                let display_name = match display_name {
+                    Some(name) => Some(name),
+                    None => self
+                        .store
+                        .user_by_name(user)
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|u| u.display_name),
+                };
+                self.credentials
+                    .insert(user.to_string(), credentials_of(&row, display_name));
+            }
+            Ok(None) => {
+                self.credentials.remove(user);
+            }
+            Err(err) => warn!(%err, "cannot read SIP credentials"),
+        }
+    }
+
+    fn verify(&mut self, server: &NonInviteServer, now: SystemTime) -> Verification {
+        let credentials = &self.credentials;
+        self.digest.verify_request(
+            server.request(),
+            ChallengeKind::Unauthorized,
+            now,
+            |user, algorithm| {
+                let found = credentials.get(user)?;
+                match algorithm {
+                    Algorithm::Md5 => found.md5.clone(),
+                    Algorithm::Sha256 => found.sha256.clone(),
+                }
+            },
+        )
+    }
+
+    async fn challenge(&mut self, server: NonInviteServer, now: SystemTime, stale: bool) {
+        let header = ChallengeKind::Unauthorized.challenge_header().to_string();
+        let headers = self
+            .digest
+            .challenge(now, stale)
+            .into_iter()
+            .map(|value| (header.clone(), value))
+            .collect();
+        server
+            .respond(ChallengeKind::Unauthorized.status(), headers, None)
+            .await;
+    }
+
+    async fn apply(
+        &mut self,
+        server: NonInviteServer,
+        username: &str,
+        register: &Register,
+        now: SystemTime,
+    ) {
+        let current = self.bindings.get(username).cloned().unwrap_or_default();
+        let outcome = self.registrar.register(register, &current, now);
+        if let Some(user) = self.credentials.get(username).cloned() {
+            for gone in outcome.removed.iter().chain(&outcome.expired) {
+                self.write(BindingChange::Delete {
+                    user_id: user.user_id.clone(),
+                    contact: gone.contact.clone(),
+                });
+                self.board.phone_gone(username, &gone.contact).await;
+            }
+            if !outcome.added.is_empty() {
+                self.board
+                    .add_operator(OperatorInfo {
+                        name: username.to_string(),
+                        user_id: user.user_id.clone(),
+                        display_name: user.display_name.clone(),
+                    })
+                    .await;
+            }
+            for binding in outcome.added.iter().chain(&outcome.refreshed) {
+                self.write(BindingChange::Upsert(self.row(&user.user_id, binding, now)));
+                self.board
+                    .phone_bound(username, phone_of(binding, now))
+                    .await;
+            }
+        }
+        if !outcome.added.is_empty() || !outcome.removed.is_empty() {
+            info!(
+                user = username,
+                added = outcome.added.len(),
+                removed = outcome.removed.len(),
+                bindings = outcome.bindings.len(),
+                "registration"
+            );
+        }
+        self.bindings
+            .insert(username.to_string(), outcome.bindings.clone());
+        server.respond(outcome.status, outcome.headers, None).await;
+    }
+
+    fn row(&self, user_id: &str, binding: &Binding, now: SystemTime) -> BindingRow {
+        BindingRow {
+            user_id: user_id.to_string(),
+            contact: binding.contact.clone(),
+            source: binding.source.to_string(),
+            transport: binding.transport.as_str().to_string(),
+            call_id: binding.call_id.clone(),
+            cseq: i64::from(binding.cseq),
+            user_agent: binding.user_agent.clone(),
+            instance: binding.instance.clone(),
+            registered_at: unix_millis(now),
+            expires_at: unix_millis(binding.expires_at),
+            unreachable_since: None,
+            node: self.node.clone(),
+        }
+    }
+
+    fn write(&self, change: BindingChange) {
+        if self.writes.send(change).is_err() {
+            warn!("the binding writer has stopped");
+        }
+    }
+}
+
+fn phone_of(binding: &Binding, now: SystemTime) -> Phone {
+    Phone {
+        target: PhoneTarget {
+            contact: binding.contact.clone(),
+            address: binding.source,
+            transport: binding.transport,
+        },
+        user_agent: binding.user_agent.clone(),
+        registered_at: now,
+        expires_at: binding.expires_at,
+        reachable: true,
+    }
+}
+
+/// The user part of an address-of-record (`sip:zhang@host` → `zhang`).
+fn aor_user(aor: &str) -> Option<String> {
+    let rest = aor
+        .strip_prefix("sip:")
+        .or_else(|| aor.strip_prefix("sips:"))?;
+    let (user, _host) = rest.split_once('@')?;
+    (!user.is_empty()).then(|| user.to_string())
+}
+
+/// Writes binding changes in order, a batch per transaction.
+async fn write_bindings(store: Store, mut changes: mpsc::UnboundedReceiver<BindingChange>) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while changes.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        if let Err(err) = store.apply_binding_changes(&batch).await {
+            warn!(%err, changes = batch.len(), "cannot store phone registrations");
+        }
+        batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_of_an_address_of_record_is_its_user_part() {
+        assert_eq!(aor_user("sip:zhang@127.0.0.1").as_deref(), Some("zhang"));
+        assert_eq!(aor_user("sips:li@hotline").as_deref(), Some("li"));
+        assert_eq!(aor_user("sip:127.0.0.1"), None);
+        assert_eq!(aor_user("tel:+8613800138000"), None);
+        assert_eq!(aor_user("sip:@host"), None);
+    }
+
+    #[test]
+    fn stored_credentials_give_call_takers_their_digests() {
+        let row = SipCredentialRow {
+            user_id: "u".to_string(),
+            username: "zhang".to_string(),
+            role: "operator".to_string(),
+            disabled: false,
+            realm: "hotline".to_string(),
+            ha1_md5: Ha1::md5("zhang", "hotline", "secret99")
+                .as_hex()
+                .to_string(),
+            ha1_sha256: Ha1::sha256("zhang", "hotline", "secret99")
+                .as_hex()
+                .to_string(),
+        };
+        let credentials = credentials_of(&row, None);
+        assert!(credentials.takes_calls);
+        assert!(credentials.md5.is_some() && credentials.sha256.is_some());
+        let admin = SipCredentialRow {
+            role: "admin".to_string(),
+            ..row.clone()
+        };
+        assert!(!credentials_of(&admin, None).takes_calls);
+        let disabled = SipCredentialRow {
+            disabled: true,
+            ..row
+        };
+        assert!(!credentials_of(&disabled, None).takes_calls);
+    }
+}
