@@ -21,7 +21,8 @@ pub use config::{
 };
 pub use failure::CallFailure;
 pub use operators::{
-    Board, GroupConfig, QueueConfig, RegistrarError, RegistrarHandle, start_board, start_registrar,
+    Board, GroupConfig, LeaveReason, NobodyToAnswer, OperatorInfo, Phone, PhoneTarget, QueueConfig,
+    QueueEvent, RegistrarError, RegistrarHandle, WaitingCall, start_board, start_registrar,
 };
 pub use recovery::recover;
 pub use service::{ACCEPT, ALLOW, CallServices, Prompts, run};

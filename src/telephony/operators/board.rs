@@ -37,45 +37,45 @@ pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Where to send an INVITE to reach a phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PhoneTarget {
+pub struct PhoneTarget {
     /// The registered Contact URI (the Request-URI of the INVITE).
-    pub(crate) contact: String,
+    pub contact: String,
     /// Where its REGISTER came from: where requests go (NAT).
-    pub(crate) address: SocketAddr,
-    pub(crate) transport: Transport,
+    pub address: SocketAddr,
+    pub transport: Transport,
 }
 
 /// A registered phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Phone {
-    pub(crate) target: PhoneTarget,
-    pub(crate) user_agent: Option<String>,
-    pub(crate) registered_at: SystemTime,
-    pub(crate) expires_at: SystemTime,
-    pub(crate) reachable: bool,
+pub struct Phone {
+    pub target: PhoneTarget,
+    pub user_agent: Option<String>,
+    pub registered_at: SystemTime,
+    pub expires_at: SystemTime,
+    pub reachable: bool,
 }
 
 /// Who an operator is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OperatorInfo {
-    pub(crate) name: String,
-    pub(crate) user_id: String,
-    pub(crate) display_name: Option<String>,
+pub struct OperatorInfo {
+    pub name: String,
+    pub user_id: String,
+    pub display_name: Option<String>,
 }
 
 /// A call that wants an operator.
 #[derive(Debug, Clone)]
-pub(crate) struct WaitingCall {
-    pub(crate) call_id: String,
-    pub(crate) community: String,
+pub struct WaitingCall {
+    pub call_id: String,
+    pub community: String,
     /// The caller, masked.
-    pub(crate) caller: String,
-    pub(crate) menu_choice: Option<String>,
+    pub caller: String,
+    pub menu_choice: Option<String>,
 }
 
 /// What the board tells a waiting call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum QueueEvent {
+pub enum QueueEvent {
     /// Ring this operator's phones (most recently registered first).
     Ring {
         operator: String,
@@ -85,7 +85,7 @@ pub(crate) enum QueueEvent {
 
 /// Why a call left the queue unanswered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LeaveReason {
+pub enum LeaveReason {
     /// The caller hung up (放弃呼叫).
     Abandoned,
     /// The caller chose a voice message, or nobody could answer any more.
@@ -97,7 +97,7 @@ pub(crate) enum LeaveReason {
 }
 
 impl LeaveReason {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             LeaveReason::Abandoned => "abandoned",
             LeaveReason::Voicemail => "voicemail",
@@ -109,7 +109,7 @@ impl LeaveReason {
 
 /// Nobody of the call's group has a phone up: the call should not wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct NobodyToAnswer;
+pub struct NobodyToAnswer;
 
 enum Command {
     Operators(oneshot::Sender<Vec<OperatorView>>),
@@ -243,21 +243,21 @@ impl Board {
         }
     }
 
-    pub(crate) async fn add_operator(&self, operator: OperatorInfo) {
+    pub async fn add_operator(&self, operator: OperatorInfo) {
         self.tell(Command::AddOperator(operator)).await;
     }
 
-    pub(crate) async fn phone_bound(&self, operator: &str, phone: Phone) {
+    pub async fn phone_bound(&self, operator: &str, phone: Phone) {
         let operator = operator.to_string();
         self.tell(Command::PhoneBound { operator, phone }).await;
     }
 
-    pub(crate) async fn phone_gone(&self, operator: &str, contact: &str) {
+    pub async fn phone_gone(&self, operator: &str, contact: &str) {
         let (operator, contact) = (operator.to_string(), contact.to_string());
         self.tell(Command::PhoneGone { operator, contact }).await;
     }
 
-    pub(crate) async fn phone_reachable(&self, operator: &str, contact: &str, reachable: bool) {
+    pub async fn phone_reachable(&self, operator: &str, contact: &str, reachable: bool) {
         let (operator, contact) = (operator.to_string(), contact.to_string());
         self.tell(Command::PhoneReachable {
             operator,
@@ -268,7 +268,7 @@ impl Board {
     }
 
     /// Puts a call in the queue; its events arrive on the receiver.
-    pub(crate) async fn join(
+    pub async fn join(
         &self,
         call: WaitingCall,
     ) -> Result<mpsc::UnboundedReceiver<QueueEvent>, NobodyToAnswer> {
@@ -277,12 +277,12 @@ impl Board {
             .unwrap_or(Err(NobodyToAnswer))
     }
 
-    pub(crate) async fn leave(&self, call_id: &str, reason: LeaveReason) {
+    pub async fn leave(&self, call_id: &str, reason: LeaveReason) {
         let call_id = call_id.to_string();
         self.tell(Command::Leave { call_id, reason }).await;
     }
 
-    pub(crate) async fn ring_failed(&self, call_id: &str, operator: &str, failure: RingFailure) {
+    pub async fn ring_failed(&self, call_id: &str, operator: &str, failure: RingFailure) {
         let (call_id, operator) = (call_id.to_string(), operator.to_string());
         self.tell(Command::RingFailed {
             call_id,
@@ -294,7 +294,7 @@ impl Board {
 
     /// The operator answered; false when the call had left meanwhile (the
     /// answered leg is then to be hung up).
-    pub(crate) async fn answered(&self, call_id: &str, operator: &str) -> bool {
+    pub async fn answered(&self, call_id: &str, operator: &str) -> bool {
         let (call_id, operator) = (call_id.to_string(), operator.to_string());
         self.ask(|reply| Command::Answered {
             call_id,
@@ -305,13 +305,13 @@ impl Board {
         .unwrap_or(false)
     }
 
-    pub(crate) async fn call_ended(&self, operator: &str) {
+    pub async fn call_ended(&self, operator: &str) {
         let operator = operator.to_string();
         self.tell(Command::CallEnded { operator }).await;
     }
 
     /// The call's place in the queue, from 1.
-    pub(crate) async fn position(&self, call_id: &str) -> Option<usize> {
+    pub async fn position(&self, call_id: &str) -> Option<usize> {
         let call_id = call_id.to_string();
         self.ask(|reply| Command::Position { call_id, reply })
             .await

@@ -8,11 +8,8 @@ mod start;
 
 pub use config::{GroupConfig, QueueConfig};
 
-pub use board::Board;
+pub use board::{
+    Board, LeaveReason, NobodyToAnswer, OperatorInfo, Phone, PhoneTarget, QueueEvent, WaitingCall,
+};
 pub use registrar::{RegistrarError, RegistrarHandle, start_registrar};
 pub use start::start_board;
-
-#[allow(unused_imports)]
-pub(crate) use board::{
-    LeaveReason, NobodyToAnswer, OperatorInfo, Phone, PhoneTarget, QueueEvent, WaitingCall,
-};

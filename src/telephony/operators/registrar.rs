@@ -282,8 +282,8 @@ impl RegistrarTask {
             |user, algorithm| {
                 let found = credentials.get(user)?;
                 match algorithm {
-                    Algorithm::Md5 => found.md5.clone(),
-                    Algorithm::Sha256 => found.sha256.clone(),
+                    Algorithm::Md5 => found.md5,
+                    Algorithm::Sha256 => found.sha256,
                 }
             },
         )
