@@ -106,15 +106,7 @@ impl Harness {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("send");
-        read(response).await
+        common::api::call_with(&self.client, &self.base, method, path, token, body).await
     }
 
     async fn login_from(
@@ -129,7 +121,7 @@ impl Harness {
             .send()
             .await
             .expect("send");
-        read(response).await
+        common::api::read(response).await
     }
 
     async fn login(&self, username: &str, password: &str) -> (StatusCode, Value) {
@@ -141,18 +133,6 @@ impl Harness {
         assert_eq!(status, StatusCode::OK, "{body}");
         body["token"].as_str().expect("token").to_string()
     }
-}
-
-/// Status and body; every answer of the API must be JSON.
-async fn read(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    if status == StatusCode::NO_CONTENT {
-        return (status, Value::Null);
-    }
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text)
-        .unwrap_or_else(|err| panic!("{status}: not JSON ({err}): {text:?}"));
-    (status, body)
 }
 
 fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, want_code: &str) {
@@ -239,7 +219,7 @@ async fn failed_logins_are_limited_per_user_and_address() {
         .to_str()
         .expect("ascii")
         .to_string();
-    let (status, body) = read(response).await;
+    let (status, body) = common::api::read(response).await;
     assert_error(
         status,
         &body,
@@ -285,7 +265,7 @@ async fn a_token_stops_working_when_it_expires() {
         .to_str()
         .expect("ascii")
         .to_string();
-    let (status, body) = read(response).await;
+    let (status, body) = common::api::read(response).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "token_expired");
     assert!(challenge.starts_with("Bearer"), "{challenge}");
 }
@@ -504,7 +484,7 @@ async fn bad_input_gets_a_json_error_naming_the_field() {
         .send()
         .await
         .expect("send");
-    let (status, body) = read(response).await;
+    let (status, body) = common::api::read(response).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "malformed_json");
 
     let response = api
@@ -515,7 +495,7 @@ async fn bad_input_gets_a_json_error_naming_the_field() {
         .send()
         .await
         .expect("send");
-    let (status, body) = read(response).await;
+    let (status, body) = common::api::read(response).await;
     assert_error(
         status,
         &body,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use hotline::api::{self, ApiConfig, ApiState};
+use hotline::api::{ApiConfig, ApiState};
 use hotline::desk::call_log::CallLog;
 use hotline::desk::users::{Role, Users};
 use hotline::events::Bus;
@@ -21,7 +21,6 @@ use hotline::store::BindingRow;
 use hotline::telephony::{QueueConfig, start_board};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -32,10 +31,8 @@ const PASSWORD: &str = "correct horse";
 const WAIT: Duration = Duration::from_secs(5);
 
 struct Harness {
-    base: String,
+    api: common::api::Served,
     ws: String,
-    client: reqwest::Client,
-    _stop: oneshot::Sender<()>,
     _board: tokio_util::sync::DropGuard,
     _dir: tempfile::TempDir,
 }
@@ -93,19 +90,10 @@ impl Harness {
         .expect("board");
         let state = ApiState::new(ApiConfig::default(), users, CallLog::new(store))
             .with_operators(Arc::new(board), bus);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(api::serve(listener, api::router(state), async move {
-            let _ = stopped.await;
-        }));
+        let api = common::api::Served::start(state).await;
         Harness {
-            base: format!("http://{addr}"),
-            ws: format!("ws://{addr}/api/live"),
-            client: reqwest::Client::new(),
-            _stop: stop,
+            ws: format!("{}/api/live", api.base.replacen("http", "ws", 1)),
+            api,
             _board: shutdown.drop_guard(),
             _dir: dir,
         }
@@ -118,30 +106,11 @@ impl Harness {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("send");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        self.api.call(method, path, token, body).await
     }
 
     async fn token(&self, username: &str) -> String {
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/api/login",
-                None,
-                Some(json!({"username": username, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["token"].as_str().expect("token").to_string()
+        self.api.token(username, PASSWORD).await
     }
 }
 

@@ -133,19 +133,7 @@ impl Harness {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("send");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|err| panic!("{status}: not JSON ({err}): {text:?}"));
-        (status, body)
+        common::api::call_with(&self.client, &self.base, method, path, token, body).await
     }
 
     /// A request as `role`.

@@ -4,6 +4,8 @@
 //! the daemon stored.
 #![allow(dead_code)]
 
+pub mod api;
+
 pub mod caller;
 
 use std::io::{BufRead, BufReader};
@@ -94,23 +96,26 @@ impl Daemon {
         let shipped =
             std::fs::read_to_string(repo().join("config/hotline.toml")).expect("shipped config");
         let prompts = repo().join("tests/fixtures/prompts");
-        let text = shipped
-            .replace(
-                "answer_delay = \"1s\"",
-                &format!("answer_delay = \"{}\"", options.answer_delay),
-            )
-            .replace(
-                "prompts_dir = \"prompts\"",
-                &format!("prompts_dir = \"{}\"", prompts.display()),
-            )
-            .replace(
-                "inactivity_timeout = \"30s\"",
-                "inactivity_timeout = \"10s\"",
-            );
+        let text = replace_once(
+            &shipped,
+            "answer_delay = \"1s\"",
+            &format!("answer_delay = \"{}\"", options.answer_delay),
+        );
+        let text = replace_once(
+            &text,
+            "prompts_dir = \"prompts\"",
+            &format!("prompts_dir = \"{}\"", prompts.display()),
+        );
+        let text = replace_once(
+            &text,
+            "inactivity_timeout = \"30s\"",
+            "inactivity_timeout = \"10s\"",
+        );
         let text = if options.trust_loopback {
             text
         } else {
-            text.replace(
+            replace_once(
+                &text,
                 "trusted_sources = [\"127.0.0.0/8\", \"::1/128\"]",
                 "trusted_sources = [\"192.0.2.0/24\"]",
             )
@@ -286,6 +291,18 @@ impl Drop for Daemon {
             let _ = child.wait();
         }
     }
+}
+
+/// `text` with the one occurrence of `from` replaced; a test config built
+/// from the shipped file must not silently keep a default it meant to
+/// change, so a `from` that is not there (or is there twice) fails.
+pub fn replace_once(text: &str, from: &str, to: &str) -> String {
+    let found = text.matches(from).count();
+    assert_eq!(
+        found, 1,
+        "the shipped config has {found} occurrences of {from:?}; update the test config"
+    );
+    text.replacen(from, to, 1)
 }
 
 /// A UDP port that was free a moment ago.
