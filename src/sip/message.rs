@@ -30,8 +30,10 @@ pub(crate) use via::*;
 pub(crate) const MAGIC_COOKIE: &str = "z9hG4bK";
 /// RFC 3261 §8.1.1.6 recommended initial Max-Forwards.
 pub(crate) const DEFAULT_MAX_FORWARDS: u32 = 70;
-/// The methods we implement, for Allow (RFC 3261 §20.5).
-pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+/// The methods we implement, for Allow (RFC 3261 §20.5): the endpoint
+/// answers every other method 405 or 501 itself (§8.2.1), so the TU's
+/// Allow is this list too.
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 /// Warning code 399 "miscellaneous warning" (RFC 3261 §20.43).
 const WARNING_MISC: u16 = 399;
 const CRLF: &str = "\r\n";

@@ -28,7 +28,7 @@ use serde::Deserialize;
 
 pub use dialog::{DialogEvent, ReInvite, ServerDialog};
 pub use endpoint::{Counters, Endpoint, Incoming, InviteServer, NonInviteServer};
-pub use message::{ParseError, Request};
+pub use message::{ALLOW, ParseError, Request};
 pub use transport::advertised_ip;
 
 /// Parse one datagram into a request (responses are `Unanswerable` here).

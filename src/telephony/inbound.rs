@@ -15,8 +15,8 @@ use crate::media::{Codec, MediaEvent, MediaHandle, PortLease, SessionParams};
 use crate::recording::CallRecorder;
 use crate::sip::sdp::{self, AudioCodec, Direction, Negotiated, Sdp};
 use crate::sip::{
-    DialogEvent, InviteServer, NonInviteServer, ReInvite, ServerDialog, SipError, StatusCode,
-    advertised_ip,
+    ALLOW, DialogEvent, InviteServer, NonInviteServer, ReInvite, ServerDialog, SipError,
+    StatusCode, advertised_ip,
 };
 use crate::store::{CallWrite, NewCall, unix_millis};
 
@@ -468,7 +468,7 @@ async fn run_answered(
                     info.respond(StatusCode::OK, Vec::new(), None).await;
                 }
                 Some(DialogEvent::Other(other)) => {
-                    let allow = vec![("Allow".to_string(), super::service::ALLOW.to_string())];
+                    let allow = vec![("Allow".to_string(), ALLOW.to_string())];
                     other.respond(StatusCode::METHOD_NOT_ALLOWED, allow, None).await;
                 }
                 None => {

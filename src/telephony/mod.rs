@@ -19,4 +19,4 @@ pub use config::{
 };
 pub use failure::CallFailure;
 pub use recovery::recover;
-pub use service::{ACCEPT, ALLOW, CallServices, Prompts, run};
+pub use service::{ACCEPT, CallServices, Prompts, run};

@@ -2,7 +2,13 @@
 //! and [`NonInviteServer`]. Their verbs become commands to the endpoint
 //! task; dropping one unanswered answers 500 for it.
 
-use super::*;
+use tokio::sync::{mpsc, oneshot};
+
+use super::super::dialog::{DialogEvent, DialogKey, ServerDialog};
+use super::super::message::Request;
+use super::super::transaction::ServerKey;
+use super::super::{SipError, StatusCode};
+use super::Command;
 
 /// A server INVITE transaction as the TU sees it.
 #[derive(Debug)]

@@ -1,9 +1,17 @@
 //! The endpoint over real loopback sockets; a raw socket plays the peer.
 
-use super::*;
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
 use tokio::time::timeout;
+
+use super::super::dialog::{DialogEvent, ServerDialog};
+use super::super::message::{ALLOW, Frame, frame};
+use super::super::{SipConfig, SipError, StatusCode, Transport};
+use super::{Endpoint, Incoming, InviteServer};
 
 /// Virtual time (paused clock) a test waits for a message at most.
 const WAIT: Duration = Duration::from_secs(60);
@@ -578,9 +586,7 @@ async fn our_bye_is_retransmitted_over_udp_until_answered() {
 
 async fn tcp_read_message(stream: &mut TcpStream, pending: &mut Vec<u8>) -> String {
     loop {
-        if let Ok(crate::sip::message::Frame::Message(length)) =
-            crate::sip::message::frame(pending, 65535)
-        {
+        if let Ok(Frame::Message(length)) = frame(pending, 65535) {
             let bytes: Vec<u8> = pending.drain(..length).collect();
             return String::from_utf8_lossy(&bytes).into_owned();
         }
