@@ -4,8 +4,8 @@
 //! [`InviteServer`], [`NonInviteServer`]).
 //!
 //! The task answers on its own what needs no TU: retransmissions, CANCEL
-//! (RFC 3261 §9.2), ACK for non-2xx, 400 for invalid requests, 481, 483,
-//! 420, 405, 416, 501, 505, and 503 while draining. It knows nothing above SIP.
+//! (RFC 3261 §9.2), ACK for non-2xx, 400 for invalid requests, 481, 420,
+//! 405, 416, 501, 505, and 503 while draining. It knows nothing above SIP.
 //!
 //! Each file owns one concern: `task` is the loop, which dispatches every
 //! event to the owner of its state and then does the socket I/O;

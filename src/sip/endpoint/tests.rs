@@ -396,14 +396,33 @@ async fn register_gets_405_with_allow_and_unknown_methods_501() {
 }
 
 #[tokio::test]
-async fn max_forwards_zero_gets_483_and_unknown_require_gets_420() {
-    let (endpoint, _incoming) = endpoint().await;
+async fn a_request_to_us_with_max_forwards_zero_is_processed() {
+    // RFC 3261 §8.2 has a UAS check no Max-Forwards (483 is a proxy's
+    // answer, §16.3); RFC 4475 §3.3.11: an endpoint processes it.
+    let (endpoint, mut incoming) = endpoint().await;
     let socket = peer().await;
     let me = socket.local_addr().expect("addr");
+    let text = request("OPTIONS", me, "m0", "call-mf0", None, 1)
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    send(&socket, endpoint.local_addr(), &text).await;
+    let Some(Incoming::Options(server)) = timeout(WAIT, incoming.recv()).await.expect("in time")
+    else {
+        panic!("expected the OPTIONS to reach the TU");
+    };
+    server.respond(StatusCode::OK, Vec::new(), None).await;
+    assert_eq!(status_line(&recv(&socket).await), "SIP/2.0 200 OK");
     let text = request("INVITE", me, "m1", "call-6", None, 1)
         .replace("Max-Forwards: 70", "Max-Forwards: 0");
     send(&socket, endpoint.local_addr(), &text).await;
-    assert!(status_line(&recv(&socket).await).starts_with("SIP/2.0 483"));
+    assert_eq!(status_line(&recv(&socket).await), "SIP/2.0 100 Trying");
+    next_invite(&mut incoming).await;
+}
+
+#[tokio::test]
+async fn an_unknown_require_gets_420_with_unsupported() {
+    let (endpoint, _incoming) = endpoint().await;
+    let socket = peer().await;
+    let me = socket.local_addr().expect("addr");
     let text = request("INVITE", me, "m2", "call-7", None, 1)
         .replace("Max-Forwards: 70", "Max-Forwards: 70\r\nRequire: 100rel");
     send(&socket, endpoint.local_addr(), &text).await;

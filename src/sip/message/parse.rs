@@ -328,15 +328,6 @@ pub(super) fn validate(request: &Request, cseq_ok: bool) -> Option<String> {
     }
 }
 
-/// The Max-Forwards value of a valid request; a missing one counts as the
-/// recommended initial value (RFC 3261 §8.1.1.6).
-pub(crate) fn max_forwards(request: &Request) -> u32 {
-    request
-        .header("Max-Forwards")
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or(DEFAULT_MAX_FORWARDS)
-}
-
 /// RFC 3986 §3.1: `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
 pub(super) fn is_uri_scheme(scheme: &str) -> bool {
     scheme.starts_with(|c: char| c.is_ascii_alphabetic())
