@@ -167,6 +167,12 @@ impl ReInvite {
     pub async fn reject(self, status: StatusCode) {
         self.server.reject(status).await
     }
+
+    /// A final non-2xx response with extra headers (see
+    /// [`InviteServer::reject_with`]).
+    pub async fn reject_with(self, status: StatusCode, headers: Vec<(String, String)>) {
+        self.server.reject_with(status, headers).await
+    }
 }
 
 /// A call we answered (UAS dialog). Dropping it deregisters the dialog.

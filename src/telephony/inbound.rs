@@ -22,13 +22,12 @@ use crate::store::{CallWrite, NewCall, unix_millis};
 
 use super::caller::look_up_caller;
 use super::config::{CommunityConfig, MENU_CHOICE_OTHER};
+use super::content::{self, DTMF_RELAY};
 use super::failure::CallFailure;
 use super::ivr::{Choice, Ivr, IvrAction, IvrEvent};
+use super::offer::{Offer, read_offer};
 use super::record::CallRecordWriter;
 use super::service::CallServices;
-
-/// Codecs we answer with, in our order of preference for offers we make.
-const SUPPORTED_CODECS: [AudioCodec; 2] = [AudioCodec::Pcmu, AudioCodec::Pcma];
 
 /// How a call that was answered ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,25 +201,15 @@ async fn ring_and_answer(
     mut invite: InviteServer,
     shutdown: &CancellationToken,
 ) -> Result<Answered, Refused> {
-    let offer = invite.request().body();
-    let offered = if offer.is_empty() {
-        None
-    } else {
-        let parsed = match Sdp::parse(offer) {
-            Ok(parsed) => parsed,
-            Err(err) => {
-                info!(%err, "refused: unreadable SDP offer");
-                invite.reject(CallFailure::BadSdp.status()).await;
-                return Err(Refused::failure(CallFailure::BadSdp));
-            }
-        };
-        match sdp::negotiate(&parsed, &SUPPORTED_CODECS) {
-            Ok(negotiated) => Some((parsed, negotiated)),
-            Err(err) => {
-                info!(%err, "refused: no common codec");
-                invite.reject(CallFailure::NoCommonCodec.status()).await;
-                return Err(Refused::failure(CallFailure::NoCommonCodec));
-            }
+    let offered = match read_offer(invite.request()) {
+        Ok(offered) => offered,
+        Err(refusal) => {
+            info!(%refusal, "refused");
+            let failure = refusal.failure();
+            invite
+                .reject_with(refusal.status(), refusal.headers())
+                .await;
+            return Err(Refused::failure(failure));
         }
     };
     // The address in our SDP, which the caller sends its RTP to.
@@ -248,9 +237,14 @@ async fn ring_and_answer(
     let session_id = u64::from(rand::random::<u32>());
     let local_port = lease.port();
     let body = match &offered {
-        Some((offer, negotiated)) => {
-            sdp::build_answer(offer, session_id, 1, media_ip, local_port, negotiated)
-        }
+        Some(offer) => sdp::build_answer(
+            &offer.sdp,
+            session_id,
+            1,
+            media_ip,
+            local_port,
+            &offer.negotiated,
+        ),
         None => sdp::build_offer(session_id, 1, media_ip, local_port, Direction::SendRecv),
     };
     let recorder = match open_recording(services, community, call_id).await {
@@ -283,7 +277,7 @@ async fn ring_and_answer(
         }
     };
     let negotiated = match offered {
-        Some((_, negotiated)) => negotiated,
+        Some(Offer { negotiated, .. }) => negotiated,
         // RFC 3264 §5: with no offer in the INVITE, ours went in the 200 and
         // the answer comes in the ACK.
         None => match Sdp::parse(dialog.ack_body())
@@ -462,10 +456,9 @@ async fn run_answered(
                 }
                 Some(DialogEvent::ReInvite(reinvite)) => answer_reinvite(&mut call, reinvite).await,
                 Some(DialogEvent::Info(info)) => {
-                    if let Some(digit) = info_digit(&info) {
+                    if let Some(digit) = answer_info(info).await {
                         pending = ivr.handle(IvrEvent::Digit(digit));
                     }
-                    info.respond(StatusCode::OK, Vec::new(), None).await;
                 }
                 Some(DialogEvent::Other(other)) => {
                     let allow = vec![("Allow".to_string(), ALLOW.to_string())];
@@ -551,33 +544,32 @@ async fn close_message(
 /// Hold and resume (RFC 3264 §8.4): answer the direction the caller asks
 /// for and stop or restart sending.
 async fn answer_reinvite(call: &mut Answered, reinvite: ReInvite) {
-    let offer = reinvite.request().body();
-    if offer.is_empty() {
-        // An offerless re-INVITE: offer what we have (RFC 3264 §5).
-        call.sdp_version += 1;
-        let body = sdp::build_offer(
-            call.session_id,
-            call.sdp_version,
-            call.local_rtp.ip(),
-            call.local_rtp.port(),
-            Direction::SendRecv,
-        );
-        drop(reinvite.answer(body).await);
-        return;
-    }
-    let negotiated =
-        match Sdp::parse(offer).map(|offer| (sdp::negotiate(&offer, &SUPPORTED_CODECS), offer)) {
-            Ok((Ok(negotiated), offer)) => (negotiated, offer),
-            Ok((Err(_), _)) => {
-                reinvite.reject(StatusCode::NOT_ACCEPTABLE_HERE).await;
-                return;
-            }
-            Err(_) => {
-                reinvite.reject(StatusCode::BAD_REQUEST).await;
-                return;
-            }
-        };
-    let (negotiated, offer) = negotiated;
+    let Offer {
+        sdp: offer,
+        negotiated,
+    } = match read_offer(reinvite.request()) {
+        Ok(Some(offer)) => offer,
+        Ok(None) => {
+            // An offerless re-INVITE: offer what we have (RFC 3264 §5).
+            call.sdp_version += 1;
+            let body = sdp::build_offer(
+                call.session_id,
+                call.sdp_version,
+                call.local_rtp.ip(),
+                call.local_rtp.port(),
+                Direction::SendRecv,
+            );
+            drop(reinvite.answer(body).await);
+            return;
+        }
+        Err(refusal) => {
+            info!(%refusal, "re-INVITE refused");
+            reinvite
+                .reject_with(refusal.status(), refusal.headers())
+                .await;
+            return;
+        }
+    };
     call.sdp_version += 1;
     let body = sdp::build_answer(
         &offer,
@@ -599,17 +591,23 @@ async fn answer_reinvite(call: &mut Answered, reinvite: ReInvite) {
     drop(reinvite.answer(body).await);
 }
 
-/// A digit sent as SIP INFO `application/dtmf-relay`.
-fn info_digit(info: &NonInviteServer) -> Option<char> {
+/// Answer an INFO: 415 with Accept for a body that is not
+/// `application/dtmf-relay` (RFC 3261 §8.2.3), else 200; the digit it
+/// carried, if any.
+async fn answer_info(info: NonInviteServer) -> Option<char> {
     let request = info.request();
-    let is_relay = request
-        .content_type()
-        .is_some_and(|ct| ct.eq_ignore_ascii_case("application/dtmf-relay"));
-    if !is_relay {
+    if content::is_unsupported(request, DTMF_RELAY) {
+        let accept = content::accept_header(DTMF_RELAY);
+        info.respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, accept, None)
+            .await;
         return None;
     }
-    let body = std::str::from_utf8(request.body()).ok()?;
-    crate::media::parse_dtmf_relay(body).map(|digit| digit.as_char())
+    let digit = std::str::from_utf8(request.body())
+        .ok()
+        .and_then(crate::media::parse_dtmf_relay)
+        .map(|digit| digit.as_char());
+    info.respond(StatusCode::OK, Vec::new(), None).await;
+    digit
 }
 
 fn elapsed_ms(since: Instant) -> i64 {

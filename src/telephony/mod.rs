@@ -6,9 +6,11 @@
 
 mod caller;
 mod config;
+mod content;
 mod failure;
 mod inbound;
 mod ivr;
+mod offer;
 mod record;
 mod recovery;
 mod service;
@@ -17,6 +19,7 @@ pub use config::{
     CommunityConfig, HotlineConfig, IvrConfig, MENU_CHOICE_OTHER, MenuChoice, PromptFiles,
     VoicemailConfig,
 };
+pub use content::ACCEPT;
 pub use failure::CallFailure;
 pub use recovery::recover;
-pub use service::{ACCEPT, CallServices, Prompts, run};
+pub use service::{CallServices, Prompts, run};

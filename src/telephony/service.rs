@@ -18,11 +18,9 @@ use crate::sip::{ALLOW, Incoming, NonInviteServer, StatusCode};
 use crate::store::{CallJournal, Store};
 
 use super::config::{HotlineConfig, IvrConfig, VoicemailConfig};
+use super::content::ACCEPT;
 use super::inbound;
 use super::ivr::PromptId;
-
-/// Bodies the hotline accepts.
-pub const ACCEPT: &str = "application/sdp, application/dtmf-relay";
 
 /// The loaded prompts.
 #[derive(Debug, Clone)]

@@ -38,8 +38,14 @@ impl InviteServer {
     }
 
     /// A final non-2xx response.
-    pub async fn reject(mut self, status: StatusCode) {
-        self.respond(status, Vec::new(), None);
+    pub async fn reject(self, status: StatusCode) {
+        self.reject_with(status, Vec::new()).await
+    }
+
+    /// A final non-2xx response with extra headers (Accept with a 415,
+    /// RFC 3261 §21.4.13; Allow with a 405).
+    pub async fn reject_with(mut self, status: StatusCode, headers: Vec<(String, String)>) {
+        self.respond(status, headers, None);
         self.done = true;
     }
 

@@ -104,7 +104,8 @@ mod tests {
             ("uas/3.3.4-unksm2", Some(StatusCode::METHOD_NOT_ALLOWED)),
             ("uas/3.3.5-bext01", Some(StatusCode::BAD_EXTENSION)),
             // §3.3.6 and §3.3.15 (415, 406) are the TU's to judge: the body
-            // and Accept reach it with the INVITE.
+            // and Accept reach it with the INVITE (the TU knows which body
+            // types it takes, and answers 415 with Accept, RFC 3261 §8.2.3).
             ("uas/3.3.6-invut", None),
             ("uas/3.3.7-regaut01", Some(StatusCode::METHOD_NOT_ALLOWED)),
             // §3.3.11: an OPTIONS with Max-Forwards 0. A proxy answers 483

@@ -724,3 +724,25 @@ async fn listening_on_every_interface_the_contact_is_the_address_towards_the_cal
         "a caller on loopback is told the loopback address: {contact}"
     );
 }
+
+#[tokio::test]
+async fn a_rejection_carries_the_headers_the_tu_gives() {
+    let (endpoint, mut incoming) = endpoint().await;
+    let socket = peer().await;
+    let me = socket.local_addr().expect("addr");
+    send(
+        &socket,
+        endpoint.local_addr(),
+        &request("INVITE", me, "rw", "call-reject-with", None, 1),
+    )
+    .await;
+    assert!(status_line(&recv(&socket).await).contains("100"));
+    let server = next_invite(&mut incoming).await;
+    let accept = vec![("Accept".to_owned(), "application/sdp".to_owned())];
+    server
+        .reject_with(StatusCode::UNSUPPORTED_MEDIA_TYPE, accept)
+        .await;
+    let refusal = recv(&socket).await;
+    assert_eq!(status_line(&refusal), "SIP/2.0 415 Unsupported Media Type");
+    assert_eq!(header(&refusal, "Accept"), Some("application/sdp"));
+}
