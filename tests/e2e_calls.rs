@@ -205,6 +205,19 @@ fn an_invite_without_offer_gets_our_offer_and_the_ack_answer_is_used() {
     check_recording(&daemon, &call);
 }
 
+#[test]
+fn a_video_stream_we_cannot_take_is_rejected_by_port_zero_and_the_call_goes_on() {
+    if !common::have("sipp") {
+        return;
+    }
+    let daemon = Daemon::start(DaemonOptions::default());
+    let run = sipp("uac_video.xml", daemon.sip, &["-t", "u1"]);
+    assert!(run.success, "{}", run.explain(&daemon));
+    let call = only_call(&daemon);
+    assert_eq!(call["end_reason"], "caller_hangup");
+    check_recording(&daemon, &call);
+}
+
 fn raw_request(
     method: &str,
     target: std::net::SocketAddr,

@@ -64,6 +64,17 @@ pub enum SdpError {
     NoCommonCodec,
 }
 
+impl SdpError {
+    /// Whether the SDP itself is malformed (rather than readable but of no
+    /// use to us).
+    pub fn is_malformed(&self) -> bool {
+        matches!(
+            self,
+            Self::MissingVersion { .. } | Self::BadLine { .. } | Self::MissingLine { .. }
+        )
+    }
+}
+
 /// A G.711 codec (ITU-T G.711, RFC 3551 §4.5.14).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AudioCodec {
@@ -213,6 +224,11 @@ pub struct MediaDescription {
     pub rtpmaps: Vec<RtpMap>,
     pub fmtps: Vec<Fmtp>,
     pub ptime_ms: Option<u32>,
+    /// The first line of this section that could not be read (its port,
+    /// an attribute, its `c=`). The section is then of no use to us, but
+    /// the rest of the SDP is: RFC 3264 §6 has the answer reject such a
+    /// stream with port 0, in its place, like any other we do not take.
+    pub malformed: Option<SdpError>,
 }
 
 impl MediaDescription {
@@ -225,6 +241,7 @@ impl MediaDescription {
     fn is_usable_audio(&self) -> bool {
         self.media == "audio"
             && !self.is_rejected()
+            && self.malformed.is_none()
             && RTP_PROFILES.contains(&self.protocol.as_str())
     }
 
@@ -303,12 +320,24 @@ impl Sdp {
         }
     }
 
-    /// The first audio stream over RTP with a non-zero port, and its index.
-    fn usable_audio(&self) -> Option<(usize, &MediaDescription)> {
-        self.media
+    /// The first audio stream over RTP with a non-zero port, and its index;
+    /// when there is none, why: the error of the first malformed audio
+    /// section, else [`SdpError::NoAudioStream`].
+    fn usable_audio(&self) -> Result<(usize, &MediaDescription), SdpError> {
+        if let Some(found) = self
+            .media
             .iter()
             .enumerate()
             .find(|(_, m)| m.is_usable_audio())
+        {
+            return Ok(found);
+        }
+        Err(self
+            .media
+            .iter()
+            .filter(|m| m.media == "audio")
+            .find_map(|m| m.malformed.clone())
+            .unwrap_or(SdpError::NoAudioStream))
     }
 }
 
@@ -331,7 +360,7 @@ pub struct Negotiated {
 /// Answers an offer (RFC 3264 §6.1): the first payload type in the offer's
 /// order whose codec is in `supported` wins.
 pub fn negotiate(offer: &Sdp, supported: &[AudioCodec]) -> Result<Negotiated, SdpError> {
-    let (media_index, media) = offer.usable_audio().ok_or(SdpError::NoAudioStream)?;
+    let (media_index, media) = offer.usable_audio()?;
     let (codec_payload_type, codec) = media
         .payload_types()
         .find_map(|pt| {

@@ -71,7 +71,14 @@ pub(crate) fn read_offer(request: &Request) -> Result<Option<Offer>, OfferRefusa
         return Err(OfferRefusal::NotSdp);
     }
     let sdp = Sdp::parse(request.body()).map_err(OfferRefusal::Unreadable)?;
-    let negotiated =
-        sdp::negotiate(&sdp, &SUPPORTED_CODECS).map_err(OfferRefusal::NotAcceptable)?;
+    let negotiated = sdp::negotiate(&sdp, &SUPPORTED_CODECS).map_err(|err| {
+        // A malformed audio section (the only one) makes the SDP unreadable
+        // to us; a readable one without G.711 is not acceptable here.
+        if err.is_malformed() {
+            OfferRefusal::Unreadable(err)
+        } else {
+            OfferRefusal::NotAcceptable(err)
+        }
+    })?;
     Ok(Some(Offer { sdp, negotiated }))
 }

@@ -8,7 +8,10 @@ use super::{
     Direction, ERROR_LINE_MAX_CHARS, Fmtp, MediaDescription, Origin, PT_MAX, RtpMap, Sdp, SdpError,
 };
 
-/// Parses an SDP body (see [`Sdp::parse`]).
+/// Parses an SDP body (see [`Sdp::parse`]). A malformed line of a media
+/// section marks that section ([`MediaDescription::malformed`]); one at
+/// session level, or a line that is no `<type>=<value>` at all, fails the
+/// whole body.
 pub(super) fn parse(body: &[u8]) -> Result<Sdp, SdpError> {
     let mut parser = Parser::default();
     let mut seen_version = false;
@@ -82,14 +85,21 @@ impl Parser {
             ("o", None) => self.origin = Some(parse_origin(value, line)?),
             ("s", None) => self.session_name = value.to_owned(),
             ("c", None) => self.connection = Some(parse_connection(value, line)?),
-            ("c", Some(media)) => media.connection = Some(parse_connection(value, line)?),
+            ("c", Some(media)) => match parse_connection(value, line) {
+                Ok(ip) => media.connection = Some(ip),
+                Err(error) => media.mark_malformed(error),
+            },
             ("m", _) => self.media.push(parse_media(value, line)?),
             ("a", None) => {
                 if let Some(direction) = Direction::from_attribute(value) {
                     self.direction = Some(direction);
                 }
             }
-            ("a", Some(media)) => parse_media_attribute(media, value, line)?,
+            ("a", Some(media)) => {
+                if let Err(error) = parse_media_attribute(media, value, line) {
+                    media.mark_malformed(error);
+                }
+            }
             // RFC 4566 §5: other types (i, u, e, p, b, t, r, z, k) do not
             // matter to G.711 offer/answer.
             _ => {}
@@ -158,11 +168,15 @@ fn parse_media(value: &str, line: &Line<'_>) -> Result<MediaDescription, SdpErro
         return Err(line.error("`m=` needs media, port and protocol"));
     };
     let port = port.split('/').next().unwrap_or(port);
+    // A bad port spoils the section, not the SDP: the answer rejects it
+    // with port 0 anyway.
+    let (port, malformed) = match port.parse() {
+        Ok(port) => (port, None),
+        Err(_) => (0, Some(line.error("port is not a number"))),
+    };
     Ok(MediaDescription {
         media: media.to_owned(),
-        port: port
-            .parse()
-            .map_err(|_| line.error("port is not a number"))?,
+        port,
         protocol: protocol.to_owned(),
         formats: fields.map(str::to_owned).collect(),
         connection: None,
@@ -170,6 +184,7 @@ fn parse_media(value: &str, line: &Line<'_>) -> Result<MediaDescription, SdpErro
         rtpmaps: Vec::new(),
         fmtps: Vec::new(),
         ptime_ms: None,
+        malformed,
     })
 }
 
@@ -237,4 +252,11 @@ fn parse_payload_type(text: &str, line: &Line<'_>) -> Result<u8, SdpError> {
         .ok()
         .filter(|pt| *pt <= PT_MAX)
         .ok_or_else(|| line.error("payload type is not 0-127"))
+}
+
+impl MediaDescription {
+    /// Keep the first error of the section.
+    fn mark_malformed(&mut self, error: SdpError) {
+        self.malformed.get_or_insert(error);
+    }
 }
