@@ -1,7 +1,8 @@
 //! The SIP endpoint: one task, on a thread of its own, that owns the
 //! transports, the transaction tables and the dialog table (no lock on
 //! the message path), and the handles the TU gets from it ([`Endpoint`],
-//! [`InviteServer`], [`NonInviteServer`]).
+//! [`InviteServer`], [`NonInviteServer`], and for calls we place
+//! [`InviteClient`]).
 //!
 //! The task answers on its own what needs no TU: retransmissions, CANCEL
 //! (RFC 3261 §9.2), ACK for non-2xx, 400 for invalid requests, 481, 420,
@@ -10,10 +11,11 @@
 //! Each file owns one concern: `task` is the loop, which dispatches every
 //! event to the owner of its state and then does the socket I/O;
 //! `servers` the server transactions, `clients` the client transactions,
-//! `dialogs` the dialogs with their 2xx/ACK wait, `timers` the timer
+//! `dialogs` the dialogs with their 2xx/ACK state, `timers` the timer
 //! queue, `outbox` what the tables ask to be sent and armed, `screening`
-//! the refusals of new requests, `handles` what the TU holds, `counters`
-//! the counters.
+//! the refusals of new requests, `requests` the requests we originate
+//! outside a dialog, `handles` what the TU holds, `counters` the
+//! counters.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +23,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::dialog::{DialogEvent, DialogKey};
-use super::transaction::ServerKey;
+use super::message::Method;
+use super::transaction::{ClientKey, ServerKey};
 use super::transport::Transports;
 use super::{SipConfig, SipError, StatusCode};
 
@@ -30,16 +33,22 @@ mod counters;
 mod dialogs;
 mod handles;
 mod outbox;
+mod requests;
 mod screening;
 mod servers;
 mod task;
 mod timers;
 
 pub use counters::Counters;
-pub use handles::{InviteServer, NonInviteServer};
+pub use handles::{InviteClient, InviteResponse, InviteServer, NonInviteServer};
+pub use requests::{Party, Target};
 
 use counters::CounterCells;
+use requests::NewRequest;
 use task::Core;
+
+/// The body type of the offer in an INVITE we send (RFC 3264).
+const SDP: &str = "application/sdp";
 
 /// The endpoint's thread. The endpoint runs on a thread of its own, not
 /// as a task among the calls' tasks: a burst of call work on a runtime
@@ -90,6 +99,58 @@ pub(crate) enum Command {
     },
     DialogGone(DialogKey),
     Shutdown,
+    /// Place a call: an INVITE in a client transaction of its own.
+    Invite {
+        request: Box<NewRequest>,
+        events: mpsc::UnboundedSender<InviteEvent>,
+    },
+    /// CANCEL the INVITE of this transaction (RFC 3261 §9.1).
+    Cancel {
+        tx: ClientKey,
+    },
+    /// ACK the 2xx to the INVITE with this CSeq (§13.2.2.4).
+    Ack {
+        dialog: DialogKey,
+        cseq: u32,
+    },
+    /// A re-INVITE with this offer in a dialog we placed.
+    ReInvite {
+        dialog: DialogKey,
+        sdp: Vec<u8>,
+        reply: oneshot::Sender<Result<ReInvited, SipError>>,
+    },
+    /// A lone non-INVITE request (OPTIONS).
+    Request {
+        request: Box<NewRequest>,
+        reply: oneshot::Sender<Result<StatusCode, SipError>>,
+    },
+}
+
+/// What the endpoint tells the handle of a call we place.
+#[derive(Debug)]
+pub(crate) enum InviteEvent {
+    /// 180, 183… (not 100) with its body.
+    Provisional { status: StatusCode, body: Vec<u8> },
+    /// A 2xx made the dialog: its key, the INVITE's CSeq for the ACK, the
+    /// answer and the dialog's events.
+    Answered {
+        dialog: DialogKey,
+        cseq: u32,
+        answer: Vec<u8>,
+        events: mpsc::UnboundedReceiver<Box<DialogEvent>>,
+    },
+    /// A final non-2xx response (acknowledged by the transaction).
+    Rejected(StatusCode),
+    /// No final response (timer B).
+    Failed(SipError),
+}
+
+/// The final response to a re-INVITE we sent, and its CSeq for the ACK.
+#[derive(Debug)]
+pub(crate) struct ReInvited {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Vec<u8>,
+    pub(crate) cseq: u32,
 }
 
 /// Handle to the endpoint task; cheap to clone.
@@ -136,6 +197,56 @@ impl Endpoint {
     /// Start draining: new INVITEs get 503; calls in progress go on.
     pub fn shutdown(&self) {
         let _ = self.commands.send(Command::Shutdown);
+    }
+
+    /// Place a call (RFC 3261 §13.2.1): an INVITE to `target` from `from`
+    /// to `to`, with `headers` and our SDP offer (RFC 3264 §5: the answer
+    /// comes in the 2xx, [`ClientDialog::answer`](super::ClientDialog::answer)).
+    /// The handle yields the responses and can cancel the call.
+    pub fn invite(
+        &self,
+        target: Target,
+        (from, to): (Party, Party),
+        headers: Vec<(String, String)>,
+        sdp: Vec<u8>,
+    ) -> Result<InviteClient, SipError> {
+        let body = Some((SDP.to_owned(), sdp)).filter(|(_, sdp)| !sdp.is_empty());
+        let request = NewRequest::new(Method::Invite, target, (from, to), headers, body)?;
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let client = InviteClient::new(&request, events, self.commands.clone());
+        self.commands
+            .send(Command::Invite {
+                request: Box::new(request),
+                events: events_tx,
+            })
+            .map_err(|_| SipError::EndpointClosed)?;
+        Ok(client)
+    }
+
+    /// Send a lone non-INVITE request outside any dialog (an OPTIONS
+    /// keep-alive to a phone, RFC 3261 §11) in a client transaction of its
+    /// own; its final status, or the timeout (timer F).
+    pub async fn request(
+        &self,
+        method: &str,
+        target: Target,
+        (from, to): (Party, Party),
+        headers: Vec<(String, String)>,
+    ) -> Result<StatusCode, SipError> {
+        let method = Method::parse(method)
+            .filter(|m| !matches!(m, Method::Invite | Method::Ack | Method::Cancel))
+            .ok_or_else(|| SipError::InvalidMethod {
+                method: method.to_owned(),
+            })?;
+        let request = NewRequest::new(method, target, (from, to), headers, None)?;
+        let (reply, result) = oneshot::channel();
+        self.commands
+            .send(Command::Request {
+                request: Box::new(request),
+                reply,
+            })
+            .map_err(|_| SipError::EndpointClosed)?;
+        result.await.map_err(|_| SipError::EndpointClosed)?
     }
 
     pub fn counters(&self) -> Counters {

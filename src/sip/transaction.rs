@@ -359,13 +359,6 @@ pub(crate) struct ClientInvite {
     a_interval: Duration,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the client INVITE is for outbound calls, not wired yet"
-    )
-)]
 impl ClientInvite {
     /// Start: send the INVITE, arm A (unreliable) and B (§17.1.1.2).
     pub(crate) fn start(

@@ -1,7 +1,9 @@
 //! The dialog table (RFC 3261 §12): the dialogs the endpoint keeps, by
-//! Call-ID and our tag, each with the 2xx of its last INVITE while that
-//! waits for its ACK (§13.3.1.4: resent at T1 doubling to T2 over UDP,
-//! given up after 64*T1).
+//! Call-ID and our tag, each with the 2xx/ACK state of its last INVITE:
+//! for a call we answered, our 2xx while it waits for its ACK
+//! (§13.3.1.4: resent at T1 doubling to T2 over UDP, given up after
+//! 64*T1); for a call we placed, the ACK we sent, sent again for each
+//! retransmission of the 2xx (§13.2.2.4).
 //!
 //! Owns registering and ending dialogs, the in-dialog CSeq rule
 //! (§12.2.2), the 2xx retransmission and ACK wait, and passing what the
@@ -16,12 +18,23 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::super::SipError;
+use tokio::sync::mpsc;
+
 use super::super::dialog::{DialogEvent, DialogKey, DialogState};
-use super::super::message::{Method, Request};
+use super::super::message::{Method, OutgoingRequest, Request, Response};
 use super::super::transaction::Timers;
-use super::outbox::Outbox;
+use super::super::{SipError, Transport};
+use super::clients::{InviteWaiter, Success};
+use super::outbox::{Outbox, Reach};
+use super::requests::contact;
 use super::timers::TimerTarget;
+use super::{InviteEvent, ReInvited};
+
+/// The body type of the offer in a re-INVITE we send (RFC 3264).
+const SDP: &str = "application/sdp";
+
+/// A request built in a dialog, and where it goes and how.
+pub(super) type Routed = (OutgoingRequest, (SocketAddr, Transport));
 
 /// Who hears the ACK's body (or why no ACK came).
 pub(super) type AckReply = oneshot::Sender<Result<Vec<u8>, SipError>>;
@@ -42,9 +55,17 @@ struct PendingAck {
     interval: Duration,
 }
 
+/// The ACK we sent for the 2xx to our INVITE (§13.2.2.4).
+struct SentAck {
+    cseq: u32,
+    bytes: Vec<u8>,
+    dest: SocketAddr,
+}
+
 struct Entry {
     state: DialogState,
     pending_ack: Option<PendingAck>,
+    sent_ack: Option<SentAck>,
 }
 
 /// What an ACK outside any transaction came to.
@@ -97,6 +118,7 @@ impl DialogTable {
             Entry {
                 state,
                 pending_ack: None,
+                sent_ack: None,
             },
         );
     }
@@ -104,6 +126,149 @@ impl DialogTable {
     /// End a dialog; its state, to build a last request from.
     pub(super) fn remove(&mut self, key: &DialogKey) -> Option<DialogState> {
         self.entries.remove(key).map(|entry| entry.state)
+    }
+
+    /// The state, to build a request in the dialog from.
+    pub(super) fn state_mut(&mut self, key: &DialogKey) -> Option<&mut DialogState> {
+        self.entries.get_mut(key).map(|entry| &mut entry.state)
+    }
+
+    /// End a dialog with BYE (§15.1.1): the request to send in a client
+    /// transaction, or `None` when there is no such dialog.
+    pub(super) fn bye(
+        &mut self,
+        key: &DialogKey,
+        reach: &impl Reach,
+        user_agent: &str,
+    ) -> Option<Routed> {
+        let mut state = self.remove(key)?;
+        let local_addr = reach.local_addr(state.peer);
+        let peer = in_dialog_peer(reach, &state);
+        Some((state.bye(local_addr, user_agent), peer))
+    }
+
+    /// A re-INVITE with our new offer in the dialog `key` (§14.1).
+    pub(super) fn reinvite(
+        &mut self,
+        key: &DialogKey,
+        sdp: Vec<u8>,
+        reach: &impl Reach,
+        user_agent: &str,
+    ) -> Option<Routed> {
+        let state = self.state_mut(key)?;
+        let local_addr = reach.local_addr(state.peer);
+        let peer = in_dialog_peer(reach, state);
+        let mut request = state.request(Method::Invite, local_addr, user_agent);
+        request
+            .extra
+            .push(("Contact".to_owned(), contact(local_addr, peer.1)));
+        request.body = Some((SDP.to_owned(), sdp));
+        Some((request, peer))
+    }
+
+    /// Send the ACK of the 2xx to our INVITE `cseq` (§13.2.2.4), and keep
+    /// it for the 2xx's retransmissions.
+    pub(super) fn ack(
+        &mut self,
+        key: &DialogKey,
+        cseq: u32,
+        reach: &impl Reach,
+        user_agent: &str,
+        out: &mut Outbox,
+    ) {
+        let Some(entry) = self.entries.get_mut(key) else {
+            return;
+        };
+        let local_addr = reach.local_addr(entry.state.peer);
+        let bytes = entry.state.ack(cseq, local_addr, user_agent).to_bytes();
+        let (dest, transport) = in_dialog_peer(reach, &entry.state);
+        out.send(dest, transport, bytes.clone());
+        entry.sent_ack = Some(SentAck { cseq, bytes, dest });
+    }
+
+    /// A 2xx to one of our INVITEs (§13.2.2.4). The first makes the UAC
+    /// dialog (§12.1.2) and goes to the call's handle, which sends the
+    /// ACK, or answers the re-INVITE; a retransmission gets the ACK sent
+    /// again; a 2xx from another fork is acknowledged and ended. What
+    /// comes back is a BYE to send: for that fork, or for a call whose
+    /// handle is gone (nobody wants it).
+    pub(super) fn on_invite_2xx(
+        &mut self,
+        success: Success,
+        response: &Response,
+        reach: &impl Reach,
+        user_agent: &str,
+        out: &mut Outbox,
+    ) -> Option<Routed> {
+        let key = success.dialog.clone();
+        let cseq = success.request.cseq;
+        match success.waiter {
+            Some(InviteWaiter::Call(ref events)) => {
+                let (dialog_events, receiver) = mpsc::unbounded_channel();
+                let state = DialogState::from_2xx(
+                    &success.request,
+                    &key.local_tag,
+                    response,
+                    success.peer,
+                    dialog_events,
+                );
+                self.insert(state);
+                let answered = InviteEvent::Answered {
+                    dialog: key.clone(),
+                    cseq,
+                    answer: response.body.clone(),
+                    events: receiver,
+                };
+                if events.send(answered).is_ok() {
+                    return None;
+                }
+                self.ack(&key, cseq, reach, user_agent, out);
+                self.bye(&key, reach, user_agent)
+            }
+            Some(InviteWaiter::ReInvite(reply)) => {
+                let reinvited = ReInvited {
+                    status: response.status,
+                    body: response.body.clone(),
+                    cseq,
+                };
+                // Nobody left to acknowledge it: we do.
+                if reply.is_none_or(|reply| reply.send(Ok(reinvited)).is_err()) {
+                    self.ack(&key, cseq, reach, user_agent, out);
+                }
+                None
+            }
+            None => self.on_repeated_2xx(&success, response, reach, user_agent, out),
+        }
+    }
+
+    /// A 2xx after the first: a retransmission, or another fork's.
+    fn on_repeated_2xx(
+        &mut self,
+        success: &Success,
+        response: &Response,
+        reach: &impl Reach,
+        user_agent: &str,
+        out: &mut Outbox,
+    ) -> Option<Routed> {
+        let (request, key) = (&success.request, &success.dialog);
+        let to_tag = response.to_tag();
+        let entry = self.entries.get(key)?;
+        if Some(&entry.state.remote_tag) == to_tag.as_ref() {
+            if let Some(ack) = entry.sent_ack.as_ref().filter(|a| a.cseq == request.cseq) {
+                out.send(ack.dest, entry.state.transport, ack.bytes.clone());
+            }
+            return None;
+        }
+        // §13.2.2.4: we keep the first dialog; this one is acknowledged
+        // and ended at once.
+        let (events, _) = mpsc::unbounded_channel();
+        let mut fork =
+            DialogState::from_2xx(request, &key.local_tag, response, success.peer, events);
+        let local_addr = reach.local_addr(fork.peer);
+        let route = in_dialog_peer(reach, &fork);
+        let ack = fork.ack(request.cseq, local_addr, user_agent);
+        out.send(route.0, route.1, ack.to_bytes());
+        Some((fork.bye(local_addr, user_agent), route))
     }
 
     /// Wait for the ACK of the 2xx just sent: resend it over UDP and give
@@ -236,6 +401,17 @@ impl DialogTable {
         if let Some(entry) = self.entries.get(key) {
             let _ = entry.state.events.send(Box::new(event));
         }
+    }
+}
+
+/// Where a request inside `dialog` goes and how: over TCP, the connection
+/// the dialog was made on while it lives; else its next hop (§12.2.1.1).
+fn in_dialog_peer(reach: &impl Reach, dialog: &DialogState) -> (SocketAddr, Transport) {
+    let transport = dialog.transport;
+    if transport == Transport::Tcp && reach.is_connected(dialog.peer) {
+        (dialog.peer, transport)
+    } else {
+        (dialog.next_hop(), transport)
     }
 }
 

@@ -1,14 +1,34 @@
-//! What the endpoint's tables ask to be done while they handle one event:
-//! messages to send and timers to arm. The tables stay free of sockets
-//! (they only fill the outbox); the loop empties it after each event,
-//! sending in the order the messages were put in.
+//! The tables' boundary with the transports: the [`Outbox`], what they
+//! ask to be done while they handle one event (messages to send, timers
+//! to arm), and [`Reach`], what they may ask of the transports. The
+//! tables stay free of sockets; the loop empties the outbox after each
+//! event, sending in the order the messages were put in.
 
 use std::net::SocketAddr;
 
 use tokio::time::Instant;
 
 use super::super::Transport;
+use super::super::transport::Transports;
 use super::timers::TimerTarget;
+
+/// How a peer reaches us, as the transports know it.
+pub(super) trait Reach {
+    /// Our address as `peer` should see it (Via, Contact).
+    fn local_addr(&self, peer: SocketAddr) -> SocketAddr;
+    /// Whether a TCP connection to `peer` is up.
+    fn is_connected(&self, peer: SocketAddr) -> bool;
+}
+
+impl Reach for Transports {
+    fn local_addr(&self, peer: SocketAddr) -> SocketAddr {
+        self.advertised_addr(peer)
+    }
+
+    fn is_connected(&self, peer: SocketAddr) -> bool {
+        Transports::is_connected(self, peer)
+    }
+}
 
 /// One message to send.
 #[derive(Debug)]

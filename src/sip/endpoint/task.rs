@@ -12,25 +12,23 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use super::super::dialog::{DialogEvent, DialogKey, DialogState, ReInvite, new_tag};
+use super::super::dialog::{DialogEvent, DialogEvents, DialogKey, DialogState, ReInvite, new_tag};
 use super::super::message::{
     ALLOW, Message, Method, ParseError, Request, Response, parse, response_destination,
 };
 use super::super::transaction::{ClientKey, ServerKey, Timers};
 use super::super::transport::{TransportEvent, Transports};
 use super::super::{SipConfig, SipError, StatusCode, Transport};
-use super::clients::{ClientTable, Matched, StatusReply};
+use super::clients::{ClientTable, InviteWaiter, Matched, ReInviteReply, StatusReply};
 use super::counters::{CounterCells, bump};
 use super::dialogs::{Ack, AckReply, DialogTable, InDialog, Sent2xx};
 use super::handles::{InviteServer, NonInviteServer};
 use super::outbox::Outbox;
+use super::requests::{NewRequest, contact};
 use super::screening::screen;
 use super::servers::{Known, ServerTable};
 use super::timers::{TimerQueue, TimerTarget};
-use super::{Command, Incoming};
-
-/// Events of a new dialog, for its TU handle.
-type DialogEvents = mpsc::UnboundedSender<Box<DialogEvent>>;
+use super::{Command, Incoming, InviteEvent};
 
 /// The endpoint's state, owned by its task.
 pub(super) struct Core {
@@ -345,11 +343,25 @@ impl Core {
             branch,
             method: response.cseq_method.clone(),
         };
-        let matched = self
+        match self
             .clients
-            .on_response(&key, response, now, &mut self.outbox);
-        if matched == Matched::Absorbed {
-            bump(&self.counters.retransmissions_absorbed);
+            .on_response(&key, response, now, &mut self.outbox)
+        {
+            Matched::Absorbed => bump(&self.counters.retransmissions_absorbed),
+            Matched::Success(success) => {
+                let bye = self.dialogs.on_invite_2xx(
+                    *success,
+                    response,
+                    &self.transports,
+                    &self.user_agent,
+                    &mut self.outbox,
+                );
+                if let Some((bye, peer)) = bye {
+                    self.clients
+                        .start_non_invite(&bye, peer, None, now, &mut self.outbox);
+                }
+            }
+            Matched::Nothing | Matched::Handled => {}
         }
     }
 
@@ -368,6 +380,7 @@ impl Core {
             TimerTarget::Retransmit2xx(key, cseq) => {
                 self.dialogs.retransmit_2xx(&key, cseq, now, out)
             }
+            TimerTarget::CancelTimeout(key) => self.clients.on_cancel_timeout(&key),
             TimerTarget::AckTimeout(key, cseq) => {
                 // RFC 3261 §13.3.1.4: no ACK, so the session ends with BYE.
                 if self.dialogs.ack_timeout(&key, cseq) {
@@ -401,6 +414,27 @@ impl Core {
                 self.dialogs.remove(&key);
             }
             Command::Shutdown => self.draining = true,
+            Command::Invite { request, events } => self.send_invite(&request, events, now),
+            Command::Cancel { tx } => self.clients.cancel(&tx, now, &mut self.outbox),
+            Command::Ack { dialog, cseq } => self.dialogs.ack(
+                &dialog,
+                cseq,
+                &self.transports,
+                &self.user_agent,
+                &mut self.outbox,
+            ),
+            Command::ReInvite { dialog, sdp, reply } => self.send_reinvite(dialog, sdp, reply, now),
+            Command::Request { request, reply } => {
+                let local_addr = self.transports.advertised_addr(request.target.addr);
+                let built = request.build(local_addr, &self.user_agent);
+                self.clients.start_non_invite(
+                    &built,
+                    request.peer(),
+                    Some(reply),
+                    now,
+                    &mut self.outbox,
+                );
+            }
         }
     }
 
@@ -433,13 +467,9 @@ impl Core {
             return;
         }
         let (cseq, dest) = (request.cseq, response_destination(request));
-        let contact = format!(
-            "<sip:{};transport={}>",
-            self.transports.advertised_addr(request.source),
-            request.transport.as_str().to_ascii_lowercase()
-        );
+        let local_addr = self.transports.advertised_addr(request.source);
         let headers = [
-            ("Contact".to_owned(), contact),
+            ("Contact".to_owned(), contact(local_addr, request.transport)),
             ("Allow".to_owned(), ALLOW.to_owned()),
         ];
         let body = Some(("application/sdp", sdp.as_slice()));
@@ -462,7 +492,8 @@ impl Core {
     /// BYE in a client non-INVITE transaction (RFC 3261 §15.1.1); the
     /// dialog ends at once.
     fn send_bye(&mut self, key: DialogKey, reply: Option<StatusReply>, now: Instant) {
-        let Some(mut dialog) = self.dialogs.remove(&key) else {
+        let routed = self.dialogs.bye(&key, &self.transports, &self.user_agent);
+        let Some((request, peer)) = routed else {
             if let Some(reply) = reply {
                 let _ = reply.send(Err(SipError::DialogEnded {
                     call_id: key.call_id,
@@ -470,16 +501,43 @@ impl Core {
             }
             return;
         };
-        let local_addr = self.transports.advertised_addr(dialog.peer);
-        let request = dialog.bye(local_addr, &self.user_agent);
-        let transport = dialog.transport;
-        // Over TCP, the connection the call came on while it lives.
-        let dest = if transport == Transport::Tcp && self.transports.is_connected(dialog.peer) {
-            dialog.peer
-        } else {
-            dialog.next_hop()
-        };
         self.clients
-            .start_non_invite(&request, dest, transport, reply, now, &mut self.outbox);
+            .start_non_invite(&request, peer, reply, now, &mut self.outbox);
+    }
+
+    /// Place a call: the INVITE in a client transaction of its own.
+    fn send_invite(
+        &mut self,
+        request: &NewRequest,
+        events: mpsc::UnboundedSender<InviteEvent>,
+        now: Instant,
+    ) {
+        let local_addr = self.transports.advertised_addr(request.target.addr);
+        let built = request.build(local_addr, &self.user_agent);
+        let waiter = InviteWaiter::Call(events);
+        self.clients.start_invite(
+            built,
+            request.dialog(),
+            request.peer(),
+            waiter,
+            now,
+            &mut self.outbox,
+        );
+    }
+
+    /// A re-INVITE in a dialog we placed, with our new offer (§14.1).
+    fn send_reinvite(&mut self, key: DialogKey, sdp: Vec<u8>, reply: ReInviteReply, now: Instant) {
+        let routed = self
+            .dialogs
+            .reinvite(&key, sdp, &self.transports, &self.user_agent);
+        let Some((request, peer)) = routed else {
+            let _ = reply.send(Err(SipError::DialogEnded {
+                call_id: key.call_id,
+            }));
+            return;
+        };
+        let waiter = InviteWaiter::ReInvite(Some(reply));
+        self.clients
+            .start_invite(request, key, peer, waiter, now, &mut self.outbox);
     }
 }

@@ -13,6 +13,8 @@ use super::super::message::{ALLOW, Frame, frame};
 use super::super::{SipConfig, SipError, StatusCode, Transport};
 use super::{Endpoint, Incoming, InviteServer};
 
+mod uac;
+
 /// Virtual time (paused clock) a test waits for a message at most.
 const WAIT: Duration = Duration::from_secs(60);
 

@@ -25,6 +25,9 @@ pub(super) enum TimerTarget {
     Retransmit2xx(DialogKey, u32),
     /// Give up waiting for the ACK of the 2xx with this CSeq.
     AckTimeout(DialogKey, u32),
+    /// Give up waiting for the final response of a cancelled INVITE
+    /// (RFC 3261 §9.1: 64*T1 after the CANCEL).
+    CancelTimeout(ClientKey),
 }
 
 /// Deadlines in order; those at the same instant in the order scheduled.

@@ -149,7 +149,7 @@ pub(crate) fn parse(
 pub(super) fn parse_response(
     start_line: &str,
     headers: Headers,
-    _body: &[u8],
+    available: &[u8],
 ) -> Result<Response, ParseError> {
     let mut parts = start_line.splitn(3, ' ');
     let version = parts.next().unwrap_or_default();
@@ -171,11 +171,21 @@ pub(super) fn parse_response(
     let (_, cseq_method) = first(&headers, "CSeq")
         .and_then(parse_cseq)
         .ok_or_else(|| unanswerable("response without a usable CSeq"))?;
+    // RFC 3261 §18.3: Content-Length says where the body ends; without
+    // one (UDP may omit it) the body is the rest of the datagram.
+    let length = first(&headers, "Content-Length")
+        .and_then(|value| value.trim().parse::<usize>().ok())
+        .unwrap_or(available.len());
+    let body = available
+        .get(..length)
+        .ok_or_else(|| unanswerable("response body shorter than its Content-Length"))?
+        .to_vec();
     Ok(Response {
         status: StatusCode(code),
         headers,
         cseq_method,
         branch: via.branch,
+        body,
     })
 }
 

@@ -268,6 +268,7 @@ fn ack_for_a_non_2xx_takes_the_to_of_the_response() {
         cseq: 7,
         routes: vec!["<sip:proxy.example;lr>".to_owned()],
         extra: Vec::new(),
+        body: None,
     };
     let response = "SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKabc\r\n\
                     To: <sip:bob@192.0.2.20>;tag=theirs\r\nFrom: <sip:hotline@127.0.0.1>;tag=ours\r\n\
