@@ -205,6 +205,19 @@ fn an_invite_without_offer_gets_our_offer_and_the_ack_answer_is_used() {
     check_recording(&daemon, &call);
 }
 
+#[test]
+fn a_video_stream_we_cannot_take_is_rejected_by_port_zero_and_the_call_goes_on() {
+    if !common::have("sipp") {
+        return;
+    }
+    let daemon = Daemon::start(DaemonOptions::default());
+    let run = sipp("uac_video.xml", daemon.sip, &["-t", "u1"]);
+    assert!(run.success, "{}", run.explain(&daemon));
+    let call = only_call(&daemon);
+    assert_eq!(call["end_reason"], "caller_hangup");
+    check_recording(&daemon, &call);
+}
+
 fn raw_request(
     method: &str,
     target: std::net::SocketAddr,
@@ -315,6 +328,51 @@ fn malformed_input_gets_400_or_is_dropped_and_the_daemon_goes_on() {
         "hotline",
     );
     assert!(unknown.starts_with("SIP/2.0 501"), "{unknown}");
+}
+
+/// An INVITE from `socket` with `body` of `content_type`; the final response.
+fn raw_invite(
+    target: std::net::SocketAddr,
+    socket: &UdpSocket,
+    content_type: &str,
+    body: &str,
+) -> String {
+    let local = socket.local_addr().expect("local");
+    let n = rand_suffix();
+    let message = format!(
+        "INVITE sip:hotline@{target} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bK-body-{n}\r\n\
+         From: <sip:13800138000@{local}>;tag=t{n}\r\n\
+         To: <sip:hotline@{target}>\r\n\
+         Call-ID: raw-body-{n}@127.0.0.1\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:13800138000@{local}>\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Type: {content_type}\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    socket.send_to(message.as_bytes(), target).expect("send");
+    read_final(socket)
+}
+
+#[test]
+fn an_invite_whose_body_is_not_sdp_gets_415_with_accept() {
+    let daemon = Daemon::start(DaemonOptions::default());
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    // RFC 3261 §8.2.3 and §21.4.13: 415 with the types we take.
+    let reply = raw_invite(daemon.sip, &socket, "text/plain", "please pick up\r\n");
+    assert!(
+        reply.starts_with("SIP/2.0 415 Unsupported Media Type"),
+        "{reply}"
+    );
+    assert!(
+        reply.lines().any(|line| line == "Accept: application/sdp"),
+        "{reply}"
+    );
+    let call = only_call(&daemon);
+    assert_eq!(call["sip_status"], 415);
+    assert_eq!(call["end_code"], "unsupported_body");
 }
 
 #[test]

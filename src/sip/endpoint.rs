@@ -1,46 +1,54 @@
 //! The SIP endpoint: one task, on a thread of its own, that owns the
-//! transports, the transaction table and the dialog table (no lock on the
-//! message path),
-//! and the handles the TU gets from it ([`Endpoint`], [`InviteServer`],
-//! [`NonInviteServer`]).
+//! transports, the transaction tables and the dialog table (no lock on
+//! the message path), and the handles the TU gets from it ([`Endpoint`],
+//! [`InviteServer`], [`NonInviteServer`], and for calls we place
+//! [`InviteClient`]).
 //!
 //! The task answers on its own what needs no TU: retransmissions, CANCEL
-//! (RFC 3261 §9.2), ACK for non-2xx, 400 for invalid requests, 481, 483,
-//! 420, 405, 416, 501, 505, and 503 while draining. It knows nothing above
-//! SIP.
+//! (RFC 3261 §9.2), ACK for non-2xx, 400 for invalid requests, 481, 420,
+//! 405, 416, 501, 505, and 503 while draining. It knows nothing above SIP.
 //!
-//! `task` is the loop, `screening` the refusals of new requests, `server`
-//! the UAS side, `client` our own requests and 2xx, `handles` what the TU
-//! holds.
+//! Each file owns one concern: `task` is the loop, which dispatches every
+//! event to the owner of its state and then does the socket I/O;
+//! `servers` the server transactions, `clients` the client transactions,
+//! `dialogs` the dialogs with their 2xx/ACK state, `timers` the timer
+//! queue, `outbox` what the tables ask to be sent and armed, `screening`
+//! the refusals of new requests, `requests` the requests we originate
+//! outside a dialog, `handles` what the TU holds, `counters` the
+//! counters.
 
-use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, sleep_until};
 
-use super::dialog::{DialogEvent, DialogKey, DialogState, ReInvite, ServerDialog, new_tag};
-use super::message::{
-    ALLOW, Message, Method, ParseError, Request, Response, ResponseParts, build_bad_request,
-    build_response, parse, response_destination,
-};
-use super::transaction::{
-    Action, ClientKey, ClientNonInvite, ServerInvite, ServerInviteState, ServerKey,
-    ServerNonInvite, Timer, Timers,
-};
-use super::transport::{TransportEvent, Transports};
-use super::{SipConfig, SipError, StatusCode, Transport};
+use super::dialog::{DialogEvent, DialogKey};
+use super::message::Method;
+use super::transaction::{ClientKey, ServerKey};
+use super::transport::Transports;
+use super::{SipConfig, SipError, StatusCode};
 
-mod client;
+mod clients;
+mod counters;
+mod dialogs;
 mod handles;
+mod outbox;
+mod requests;
 mod screening;
-mod server;
+mod servers;
 mod task;
+mod timers;
 
-pub use handles::{InviteServer, NonInviteServer};
+pub use counters::Counters;
+pub use handles::{InviteClient, InviteResponse, InviteServer, NonInviteServer};
+pub use requests::{Party, Target};
+
+use counters::CounterCells;
+use requests::NewRequest;
+use task::Core;
+
+/// The body type of the offer in an INVITE we send (RFC 3264).
+const SDP: &str = "application/sdp";
 
 /// The endpoint's thread. The endpoint runs on a thread of its own, not
 /// as a task among the calls' tasks: a burst of call work on a runtime
@@ -55,31 +63,6 @@ const THREAD_NAME: &str = "hotline-sip";
 /// enough for the TU to ride out a scheduling hiccup, short enough that
 /// real overload is refused rather than queued for ever.
 const INCOMING_QUEUE: usize = 4096;
-/// RFC 3261 §13.3.1.4 / §17.1.1.2: give up on the ACK after 64*T1.
-const ACK_WAIT_MULTIPLIER: u32 = 64;
-
-/// Snapshot of the endpoint's counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub messages_in: u64,
-    pub messages_out: u64,
-    pub dropped_unparseable: u64,
-    pub answered_bad_request: u64,
-    pub retransmissions_absorbed: u64,
-}
-
-#[derive(Debug, Default)]
-struct CounterCells {
-    messages_in: AtomicU64,
-    messages_out: AtomicU64,
-    dropped_unparseable: AtomicU64,
-    answered_bad_request: AtomicU64,
-    retransmissions_absorbed: AtomicU64,
-}
-
-fn bump(cell: &AtomicU64) {
-    cell.fetch_add(1, Ordering::Relaxed);
-}
 
 /// An out-of-dialog request for the TU.
 #[derive(Debug)]
@@ -116,6 +99,58 @@ pub(crate) enum Command {
     },
     DialogGone(DialogKey),
     Shutdown,
+    /// Place a call: an INVITE in a client transaction of its own.
+    Invite {
+        request: Box<NewRequest>,
+        events: mpsc::UnboundedSender<InviteEvent>,
+    },
+    /// CANCEL the INVITE of this transaction (RFC 3261 §9.1).
+    Cancel {
+        tx: ClientKey,
+    },
+    /// ACK the 2xx to the INVITE with this CSeq (§13.2.2.4).
+    Ack {
+        dialog: DialogKey,
+        cseq: u32,
+    },
+    /// A re-INVITE with this offer in a dialog we placed.
+    ReInvite {
+        dialog: DialogKey,
+        sdp: Vec<u8>,
+        reply: oneshot::Sender<Result<ReInvited, SipError>>,
+    },
+    /// A lone non-INVITE request (OPTIONS).
+    Request {
+        request: Box<NewRequest>,
+        reply: oneshot::Sender<Result<StatusCode, SipError>>,
+    },
+}
+
+/// What the endpoint tells the handle of a call we place.
+#[derive(Debug)]
+pub(crate) enum InviteEvent {
+    /// 180, 183… (not 100) with its body.
+    Provisional { status: StatusCode, body: Vec<u8> },
+    /// A 2xx made the dialog: its key, the INVITE's CSeq for the ACK, the
+    /// answer and the dialog's events.
+    Answered {
+        dialog: DialogKey,
+        cseq: u32,
+        answer: Vec<u8>,
+        events: mpsc::UnboundedReceiver<Box<DialogEvent>>,
+    },
+    /// A final non-2xx response (acknowledged by the transaction).
+    Rejected(StatusCode),
+    /// No final response (timer B).
+    Failed(SipError),
+}
+
+/// The final response to a re-INVITE we sent, and its CSeq for the ACK.
+#[derive(Debug)]
+pub(crate) struct ReInvited {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Vec<u8>,
+    pub(crate) cseq: u32,
 }
 
 /// Handle to the endpoint task; cheap to clone.
@@ -164,15 +199,58 @@ impl Endpoint {
         let _ = self.commands.send(Command::Shutdown);
     }
 
+    /// Place a call (RFC 3261 §13.2.1): an INVITE to `target` from `from`
+    /// to `to`, with `headers` and our SDP offer (RFC 3264 §5: the answer
+    /// comes in the 2xx, [`ClientDialog::answer`](super::ClientDialog::answer)).
+    /// The handle yields the responses and can cancel the call.
+    pub fn invite(
+        &self,
+        target: Target,
+        (from, to): (Party, Party),
+        headers: Vec<(String, String)>,
+        sdp: Vec<u8>,
+    ) -> Result<InviteClient, SipError> {
+        let body = Some((SDP.to_owned(), sdp)).filter(|(_, sdp)| !sdp.is_empty());
+        let request = NewRequest::new(Method::Invite, target, (from, to), headers, body)?;
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let client = InviteClient::new(&request, events, self.commands.clone());
+        self.commands
+            .send(Command::Invite {
+                request: Box::new(request),
+                events: events_tx,
+            })
+            .map_err(|_| SipError::EndpointClosed)?;
+        Ok(client)
+    }
+
+    /// Send a lone non-INVITE request outside any dialog (an OPTIONS
+    /// keep-alive to a phone, RFC 3261 §11) in a client transaction of its
+    /// own; its final status, or the timeout (timer F).
+    pub async fn request(
+        &self,
+        method: &str,
+        target: Target,
+        (from, to): (Party, Party),
+        headers: Vec<(String, String)>,
+    ) -> Result<StatusCode, SipError> {
+        let method = Method::parse(method)
+            .filter(|m| !matches!(m, Method::Invite | Method::Ack | Method::Cancel))
+            .ok_or_else(|| SipError::InvalidMethod {
+                method: method.to_owned(),
+            })?;
+        let request = NewRequest::new(method, target, (from, to), headers, None)?;
+        let (reply, result) = oneshot::channel();
+        self.commands
+            .send(Command::Request {
+                request: Box::new(request),
+                reply,
+            })
+            .map_err(|_| SipError::EndpointClosed)?;
+        result.await.map_err(|_| SipError::EndpointClosed)?
+    }
+
     pub fn counters(&self) -> Counters {
-        let c = &self.counters;
-        Counters {
-            messages_in: c.messages_in.load(Ordering::Relaxed),
-            messages_out: c.messages_out.load(Ordering::Relaxed),
-            dropped_unparseable: c.dropped_unparseable.load(Ordering::Relaxed),
-            answered_bad_request: c.answered_bad_request.load(Ordering::Relaxed),
-            retransmissions_absorbed: c.retransmissions_absorbed.load(Ordering::Relaxed),
-        }
+        self.counters.snapshot()
     }
 }
 
@@ -224,88 +302,19 @@ async fn start(
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (incoming_tx, incoming) = mpsc::channel(INCOMING_QUEUE);
     let counters = Arc::new(CounterCells::default());
-    let core = Core {
-        timers: Timers {
-            t1: config.t1,
-            t2: config.t2,
-            t4: config.t4,
-        },
-        config,
+    let core = Core::new(
+        &config,
         transports,
-        commands: commands.downgrade(),
-        incoming: incoming_tx,
-        counters: counters.clone(),
-        servers: HashMap::new(),
-        clients: HashMap::new(),
-        dialogs: HashMap::new(),
-        timer_queue: BTreeMap::new(),
-        timer_seq: 0,
-        draining: false,
-    };
+        commands.downgrade(),
+        incoming_tx,
+        counters.clone(),
+    );
     let endpoint = Endpoint {
         commands,
         local_addr,
         counters,
     };
     Ok((endpoint, incoming, core.run(events, command_rx)))
-}
-
-enum ServerMachine {
-    Invite(ServerInvite),
-    NonInvite(ServerNonInvite),
-}
-
-struct ServerEntry {
-    machine: ServerMachine,
-    request: Request,
-    local_tag: String,
-    /// Tells the InviteServer a CANCEL took it down.
-    cancel: Option<oneshot::Sender<()>>,
-}
-
-struct ClientEntry {
-    machine: ClientNonInvite,
-    dest: SocketAddr,
-    transport: Transport,
-    reply: Option<oneshot::Sender<Result<StatusCode, SipError>>>,
-    method: String,
-}
-
-/// A 2xx waiting for its ACK (RFC 3261 §13.3.1.4).
-struct PendingAck {
-    cseq: u32,
-    response: Vec<u8>,
-    interval: Duration,
-    reply: oneshot::Sender<Result<Vec<u8>, SipError>>,
-    dest: SocketAddr,
-}
-
-struct DialogEntry {
-    state: DialogState,
-    pending_ack: Option<PendingAck>,
-}
-
-#[derive(Debug, Clone)]
-enum TimerTarget {
-    Server(ServerKey, Timer),
-    Client(ClientKey, Timer),
-    Retransmit2xx(DialogKey, u32),
-    AckTimeout(DialogKey, u32),
-}
-
-struct Core {
-    config: SipConfig,
-    timers: Timers,
-    transports: Transports,
-    commands: mpsc::WeakUnboundedSender<Command>,
-    incoming: mpsc::Sender<Incoming>,
-    counters: Arc<CounterCells>,
-    servers: HashMap<ServerKey, ServerEntry>,
-    clients: HashMap<ClientKey, ClientEntry>,
-    dialogs: HashMap<DialogKey, DialogEntry>,
-    timer_queue: BTreeMap<(Instant, u64), TimerTarget>,
-    timer_seq: u64,
-    draining: bool,
 }
 
 #[cfg(test)]

@@ -32,8 +32,10 @@ pub(crate) use via::*;
 pub(crate) const MAGIC_COOKIE: &str = "z9hG4bK";
 /// RFC 3261 §8.1.1.6 recommended initial Max-Forwards.
 pub(crate) const DEFAULT_MAX_FORWARDS: u32 = 70;
-/// The methods we implement, for Allow (RFC 3261 §20.5).
-pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+/// The methods we implement, for Allow (RFC 3261 §20.5): the endpoint
+/// answers every other method 405 or 501 itself (§8.2.1), so the TU's
+/// Allow is this list too.
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 /// Warning code 399 "miscellaneous warning" (RFC 3261 §20.43).
 const WARNING_MISC: u16 = 399;
 const CRLF: &str = "\r\n";
@@ -87,7 +89,7 @@ pub(crate) enum Method {
 }
 
 impl Method {
-    fn parse(token: &str) -> Option<Method> {
+    pub(crate) fn parse(token: &str) -> Option<Method> {
         // RFC 3261 §25.1: Method = token; methods are case-sensitive.
         if token.is_empty() || !token.bytes().all(is_token_char) {
             return None;
@@ -145,6 +147,11 @@ impl Method {
                 | Method::Publish
         )
     }
+}
+
+/// Whether `text` is an RFC 3261 §25.1 token (a method, a header name).
+pub(crate) fn is_token(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(is_token_char)
 }
 
 /// RFC 3261 §25.1 token characters.
@@ -322,28 +329,22 @@ impl Request {
     /// Every value of a header, in order (one per line, not split at
     /// commas: Authorization may come once per realm, RFC 3261 §22.3).
     pub(crate) fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |h| h.name().eq_ignore_ascii_case(name))
-            .map(|h| h.value())
+        values(&self.headers, name)
     }
 
     /// Values of Record-Route in order (RFC 3261 §12.1.1 route set).
     pub(crate) fn record_route(&self) -> Vec<String> {
-        self.headers_named("Record-Route")
-            .flat_map(split_commas)
-            .collect()
+        record_route(&self.headers)
     }
 
     /// The URI of the first Contact (RFC 3261 §12.1.1 remote target).
     pub(crate) fn contact_uri(&self) -> Option<Uri> {
-        let first = split_commas(self.header("Contact")?).into_iter().next()?;
-        NameAddr::parse(&first).map(|n| n.uri)
+        contact_uri(&self.headers)
     }
 
     /// Option tags of Require (RFC 3261 §20.32).
     pub(crate) fn required_extensions(&self) -> Vec<String> {
-        self.headers_named("Require")
+        values(&self.headers, "Require")
             .flat_map(split_commas)
             .collect()
     }
@@ -363,15 +364,58 @@ pub(crate) struct Response {
     pub(crate) branch: Option<String>,
     /// The transport it came over: part of the client transaction's key.
     pub(crate) transport: Transport,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Response {
     fn raw(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|h| h.name().eq_ignore_ascii_case(name))
-            .map(|h| h.value())
+        values(&self.headers, name).next()
     }
+
+    /// The To tag: the remote tag of the dialog a 2xx makes (§12.1.2).
+    pub(crate) fn to_tag(&self) -> Option<String> {
+        NameAddr::parse(self.raw("To")?)?.tag
+    }
+
+    /// The To header as received, with its tag (our To in the dialog).
+    pub(crate) fn to(&self) -> Option<&str> {
+        self.raw("To")
+    }
+
+    /// Values of Record-Route in order, as received (the UAC reverses
+    /// them for its route set, §12.1.2).
+    pub(crate) fn record_route(&self) -> Vec<String> {
+        record_route(&self.headers)
+    }
+
+    /// The URI of the first Contact (RFC 3261 §12.1.2 remote target).
+    pub(crate) fn contact_uri(&self) -> Option<Uri> {
+        contact_uri(&self.headers)
+    }
+}
+
+/// Values of the headers with this name, in order (case-insensitive).
+fn values<'h, 'n>(
+    headers: &'h Headers,
+    name: &'n str,
+) -> impl Iterator<Item = &'h str> + use<'h, 'n> {
+    headers
+        .iter()
+        .filter(move |h| h.name().eq_ignore_ascii_case(name))
+        .map(|h| h.value())
+}
+
+fn record_route(headers: &Headers) -> Vec<String> {
+    values(headers, "Record-Route")
+        .flat_map(split_commas)
+        .collect()
+}
+
+fn contact_uri(headers: &Headers) -> Option<Uri> {
+    let first = split_commas(values(headers, "Contact").next()?)
+        .into_iter()
+        .next()?;
+    NameAddr::parse(&first).map(|n| n.uri)
 }
 
 /// A parsed message.

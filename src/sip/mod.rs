@@ -5,7 +5,9 @@
 //! transaction state machines (§17), the dialogs (§12) and the endpoint task
 //! that owns them all. It hands out small handles whose verbs are SIP's:
 //! [`InviteServer::ringing`], [`InviteServer::answer`],
-//! [`InviteServer::reject`], [`ServerDialog::bye`].
+//! [`InviteServer::reject`], [`ServerDialog::bye`]; and for calls we
+//! place, [`Endpoint::invite`], [`InviteClient::cancel`],
+//! [`ClientDialog::bye`], [`ClientDialog::reinvite`].
 //!
 //! Registration has sans-IO parts of its own: digest authentication
 //! (RFC 3261 §22, RFC 7616, RFC 8760: [`DigestServer`], [`authorization`]),
@@ -35,15 +37,18 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use dialog::{DialogEvent, ReInvite, ServerDialog};
+pub use dialog::{ClientDialog, DialogEvent, ReInvite, ServerDialog};
 pub use digest::{
     Algorithm, ChallengeKind, ClientRequest, DEFAULT_MAX_TRACKED_NONCES, DEFAULT_NONCE_LIFETIME,
     DigestConfig, DigestConfigError, DigestError, DigestRequest, DigestServer, Failure, Ha1,
     Verification, authorization,
 };
-pub use endpoint::{Counters, Endpoint, Incoming, InviteServer, NonInviteServer};
+pub use endpoint::{
+    Counters, Endpoint, Incoming, InviteClient, InviteResponse, InviteServer, NonInviteServer,
+    Party, Target,
+};
 pub use lockout::{Lockout, LockoutConfig};
-pub use message::{ParseError, Request};
+pub use message::{ALLOW, ParseError, Request};
 pub use registrar::{
     Binding, Contact, Contacts, Register, RegisterError, RegisterOutcome, Registrar,
     RegistrarConfig, RegistrarConfigError,
@@ -147,6 +152,18 @@ pub enum SipError {
     /// The dialog has already ended (BYE sent or received).
     #[error("the dialog {call_id} has ended")]
     DialogEnded { call_id: String },
+    /// A URI for a request we were to send does not parse, or would break
+    /// the message.
+    #[error("not a usable SIP URI: {uri:?}")]
+    InvalidUri { uri: String },
+    /// A header name for a request we were to send is not a token
+    /// (RFC 3261 §25.1).
+    #[error("not a usable header name: {name:?}")]
+    InvalidHeader { name: String },
+    /// A method `Endpoint::request` does not send on its own: not a token,
+    /// or INVITE, ACK or CANCEL, which have verbs of their own.
+    #[error("not a method for a lone request: {method:?}")]
+    InvalidMethod { method: String },
 }
 
 /// Configuration of the SIP layer (the `[sip]` table).

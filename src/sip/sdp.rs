@@ -13,6 +13,8 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
+mod parse;
+
 /// RFC 3551 §6: static payload type of PCMU.
 const PT_PCMU: u8 = 0;
 /// RFC 3551 §6: static payload type of PCMA.
@@ -60,6 +62,17 @@ pub enum SdpError {
     /// No payload type of the audio stream is a codec we support.
     #[error("no common audio codec")]
     NoCommonCodec,
+}
+
+impl SdpError {
+    /// Whether the SDP itself is malformed (rather than readable but of no
+    /// use to us).
+    pub fn is_malformed(&self) -> bool {
+        matches!(
+            self,
+            Self::MissingVersion { .. } | Self::BadLine { .. } | Self::MissingLine { .. }
+        )
+    }
 }
 
 /// A G.711 codec (ITU-T G.711, RFC 3551 §4.5.14).
@@ -211,6 +224,11 @@ pub struct MediaDescription {
     pub rtpmaps: Vec<RtpMap>,
     pub fmtps: Vec<Fmtp>,
     pub ptime_ms: Option<u32>,
+    /// The first line of this section that could not be read (its port,
+    /// an attribute, its `c=`). The section is then of no use to us, but
+    /// the rest of the SDP is: RFC 3264 §6 has the answer reject such a
+    /// stream with port 0, in its place, like any other we do not take.
+    pub malformed: Option<SdpError>,
 }
 
 impl MediaDescription {
@@ -223,6 +241,7 @@ impl MediaDescription {
     fn is_usable_audio(&self) -> bool {
         self.media == "audio"
             && !self.is_rejected()
+            && self.malformed.is_none()
             && RTP_PROFILES.contains(&self.protocol.as_str())
     }
 
@@ -275,36 +294,7 @@ impl Sdp {
     /// Parses an SDP body. Lines may end in CRLF or LF alone; errors name the
     /// 1-based line number and its text.
     pub fn parse(body: &[u8]) -> Result<Sdp, SdpError> {
-        let mut parser = Parser::default();
-        let mut seen_version = false;
-        for (index, raw) in body.split(|b| *b == b'\n').enumerate() {
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            if raw.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let line = Line {
-                number: index + 1,
-                text: String::from_utf8_lossy(raw),
-            };
-            if !seen_version {
-                if line.text != "v=0" {
-                    return Err(SdpError::MissingVersion {
-                        line: line.number,
-                        text: line.excerpt(),
-                    });
-                }
-                seen_version = true;
-                continue;
-            }
-            parser.line(&line)?;
-        }
-        if !seen_version {
-            return Err(SdpError::MissingVersion {
-                line: 1,
-                text: String::new(),
-            });
-        }
-        parser.finish()
+        parse::parse(body)
     }
 
     /// The address and port an audio stream's RTP goes to: its media-level
@@ -330,12 +320,24 @@ impl Sdp {
         }
     }
 
-    /// The first audio stream over RTP with a non-zero port, and its index.
-    fn usable_audio(&self) -> Option<(usize, &MediaDescription)> {
-        self.media
+    /// The first audio stream over RTP with a non-zero port, and its index;
+    /// when there is none, why: the error of the first malformed audio
+    /// section, else [`SdpError::NoAudioStream`].
+    fn usable_audio(&self) -> Result<(usize, &MediaDescription), SdpError> {
+        if let Some(found) = self
+            .media
             .iter()
             .enumerate()
             .find(|(_, m)| m.is_usable_audio())
+        {
+            return Ok(found);
+        }
+        Err(self
+            .media
+            .iter()
+            .filter(|m| m.media == "audio")
+            .find_map(|m| m.malformed.clone())
+            .unwrap_or(SdpError::NoAudioStream))
     }
 }
 
@@ -358,7 +360,7 @@ pub struct Negotiated {
 /// Answers an offer (RFC 3264 §6.1): the first payload type in the offer's
 /// order whose codec is in `supported` wins.
 pub fn negotiate(offer: &Sdp, supported: &[AudioCodec]) -> Result<Negotiated, SdpError> {
-    let (media_index, media) = offer.usable_audio().ok_or(SdpError::NoAudioStream)?;
+    let (media_index, media) = offer.usable_audio()?;
     let (codec_payload_type, codec) = media
         .payload_types()
         .find_map(|pt| {
@@ -511,203 +513,6 @@ fn push_line(out: &mut String, line: std::fmt::Arguments<'_>) {
     out.write_fmt(line)
         .expect("writing to a String cannot fail");
     out.push_str("\r\n");
-}
-
-/// One non-empty line of the body being parsed.
-struct Line<'a> {
-    number: usize,
-    text: std::borrow::Cow<'a, str>,
-}
-
-impl Line<'_> {
-    fn excerpt(&self) -> String {
-        self.text.chars().take(ERROR_LINE_MAX_CHARS).collect()
-    }
-
-    fn error(&self, reason: &'static str) -> SdpError {
-        SdpError::BadLine {
-            line: self.number,
-            text: self.excerpt(),
-            reason,
-        }
-    }
-}
-
-/// Parser state between lines.
-#[derive(Default)]
-struct Parser {
-    origin: Option<Origin>,
-    session_name: String,
-    connection: Option<IpAddr>,
-    direction: Option<Direction>,
-    media: Vec<MediaDescription>,
-}
-
-impl Parser {
-    fn line(&mut self, line: &Line<'_>) -> Result<(), SdpError> {
-        let (kind, value) = match line.text.split_once('=') {
-            Some((kind, value)) if kind.len() == 1 => (kind, value),
-            _ => return Err(line.error("expected `<type>=<value>`")),
-        };
-        match (kind, self.media.last_mut()) {
-            ("o", None) => self.origin = Some(parse_origin(value, line)?),
-            ("s", None) => self.session_name = value.to_owned(),
-            ("c", None) => self.connection = Some(parse_connection(value, line)?),
-            ("c", Some(media)) => media.connection = Some(parse_connection(value, line)?),
-            ("m", _) => self.media.push(parse_media(value, line)?),
-            ("a", None) => {
-                if let Some(direction) = Direction::from_attribute(value) {
-                    self.direction = Some(direction);
-                }
-            }
-            ("a", Some(media)) => parse_media_attribute(media, value, line)?,
-            // RFC 4566 §5: other types (i, u, e, p, b, t, r, z, k) do not
-            // matter to G.711 offer/answer.
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Result<Sdp, SdpError> {
-        Ok(Sdp {
-            origin: self.origin.ok_or(SdpError::MissingLine { kind: 'o' })?,
-            session_name: self.session_name,
-            connection: self.connection,
-            direction: self.direction,
-            media: self.media,
-        })
-    }
-}
-
-/// `o=<username> <sess-id> <sess-version> <nettype> <addrtype> <address>`.
-fn parse_origin(value: &str, line: &Line<'_>) -> Result<Origin, SdpError> {
-    let fields: Vec<&str> = value.split_ascii_whitespace().collect();
-    let [
-        username,
-        session_id,
-        session_version,
-        _net,
-        _addr_type,
-        address,
-    ] = fields[..]
-    else {
-        return Err(line.error("`o=` needs six fields"));
-    };
-    Ok(Origin {
-        username: username.to_owned(),
-        session_id: session_id
-            .parse()
-            .map_err(|_| line.error("session id is not a number"))?,
-        session_version: session_version
-            .parse()
-            .map_err(|_| line.error("session version is not a number"))?,
-        address: address.to_owned(),
-    })
-}
-
-/// `c=IN IP4 <address>[/<ttl>[/<count>]]` (RFC 4566 §5.7).
-fn parse_connection(value: &str, line: &Line<'_>) -> Result<IpAddr, SdpError> {
-    let fields: Vec<&str> = value.split_ascii_whitespace().collect();
-    let ["IN", addr_type, address] = fields[..] else {
-        return Err(line.error("`c=` needs `IN <addrtype> <address>`"));
-    };
-    let address = address.split('/').next().unwrap_or(address);
-    let ip: IpAddr = address
-        .parse()
-        .map_err(|_| line.error("connection address is not an IP address"))?;
-    match (addr_type, ip) {
-        ("IP4", IpAddr::V4(_)) | ("IP6", IpAddr::V6(_)) => Ok(ip),
-        _ => Err(line.error("address does not match its address type")),
-    }
-}
-
-/// `m=<media> <port>[/<count>] <proto> <fmt> ...` (RFC 4566 §5.14).
-fn parse_media(value: &str, line: &Line<'_>) -> Result<MediaDescription, SdpError> {
-    let mut fields = value.split_ascii_whitespace();
-    let (Some(media), Some(port), Some(protocol)) = (fields.next(), fields.next(), fields.next())
-    else {
-        return Err(line.error("`m=` needs media, port and protocol"));
-    };
-    let port = port.split('/').next().unwrap_or(port);
-    Ok(MediaDescription {
-        media: media.to_owned(),
-        port: port
-            .parse()
-            .map_err(|_| line.error("port is not a number"))?,
-        protocol: protocol.to_owned(),
-        formats: fields.map(str::to_owned).collect(),
-        connection: None,
-        direction: None,
-        rtpmaps: Vec::new(),
-        fmtps: Vec::new(),
-        ptime_ms: None,
-    })
-}
-
-fn parse_media_attribute(
-    media: &mut MediaDescription,
-    value: &str,
-    line: &Line<'_>,
-) -> Result<(), SdpError> {
-    let (name, argument) = value.split_once(':').unwrap_or((value, ""));
-    match name {
-        "rtpmap" => media.rtpmaps.push(parse_rtpmap(argument, line)?),
-        "fmtp" => {
-            let (pt, parameters) = argument.split_once(' ').unwrap_or((argument, ""));
-            media.fmtps.push(Fmtp {
-                payload_type: parse_payload_type(pt, line)?,
-                parameters: parameters.trim().to_owned(),
-            });
-        }
-        "ptime" => {
-            media.ptime_ms = Some(
-                argument
-                    .trim()
-                    .parse()
-                    .map_err(|_| line.error("ptime is not a number"))?,
-            );
-        }
-        _ => {
-            if let Some(direction) = Direction::from_attribute(name) {
-                media.direction = Some(direction);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `a=rtpmap:<pt> <encoding>/<clock rate>[/<channels>]` (RFC 4566 §6).
-fn parse_rtpmap(argument: &str, line: &Line<'_>) -> Result<RtpMap, SdpError> {
-    let (pt, encoding) = argument
-        .split_once(' ')
-        .ok_or_else(|| line.error("`rtpmap` needs `<pt> <encoding>/<rate>`"))?;
-    let mut parts = encoding.trim().split('/');
-    let (Some(name), Some(rate)) = (parts.next(), parts.next()) else {
-        return Err(line.error("`rtpmap` needs `<encoding>/<rate>`"));
-    };
-    let channels = parts
-        .next()
-        .map(|c| {
-            c.parse()
-                .map_err(|_| line.error("channel count is not a number"))
-        })
-        .transpose()?;
-    Ok(RtpMap {
-        payload_type: parse_payload_type(pt, line)?,
-        encoding: name.to_owned(),
-        clock_rate: rate
-            .parse()
-            .map_err(|_| line.error("clock rate is not a number"))?,
-        channels,
-    })
-}
-
-fn parse_payload_type(text: &str, line: &Line<'_>) -> Result<u8, SdpError> {
-    text.trim()
-        .parse::<u8>()
-        .ok()
-        .filter(|pt| *pt <= PT_MAX)
-        .ok_or_else(|| line.error("payload type is not 0-127"))
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use tokio::time::Instant;
 use super::message::{Method, Request};
 use super::{StatusCode, Transport};
 
-/// RFC 3261 §17.1.1.2: timer B/F/H/J (and RFC 6026 L/M) are 64*T1.
+/// RFC 3261 §17.1.1.2: timer B/F/H/J (and RFC 6026 L/M) are 64*T1, and
+/// so is the wait for the ACK of a 2xx (§13.3.1.4).
 const TIMEOUT_MULTIPLIER: u32 = 64;
 /// RFC 3261 §17.1.1.2: timer D is at least 32 s on unreliable transports.
 pub(crate) const TIMER_D_UNRELIABLE: Duration = Duration::from_secs(32);
@@ -57,7 +58,8 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
-    fn timeout(&self) -> Duration {
+    /// 64*T1: see [`TIMEOUT_MULTIPLIER`].
+    pub(crate) fn timeout(&self) -> Duration {
         self.t1 * TIMEOUT_MULTIPLIER
     }
 }
@@ -372,13 +374,6 @@ pub(crate) struct ClientInvite {
     a_interval: Duration,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the client INVITE is for outbound calls, not wired yet"
-    )
-)]
 impl ClientInvite {
     /// Start: send the INVITE, arm A (unreliable) and B (§17.1.1.2).
     pub(crate) fn start(

@@ -15,6 +15,8 @@ pub enum CallFailure {
     NoCommonCodec,
     /// The SDP could not be read.
     BadSdp,
+    /// The INVITE's body is not SDP (RFC 3261 §8.2.3).
+    UnsupportedBody,
     /// No RTP port was free.
     NoMediaPort,
     /// The recording could not be opened (disk full, permissions).
@@ -38,6 +40,7 @@ impl CallFailure {
             CallFailure::UnknownNumber => "unknown_number",
             CallFailure::NoCommonCodec => "no_common_codec",
             CallFailure::BadSdp => "bad_sdp",
+            CallFailure::UnsupportedBody => "unsupported_body",
             CallFailure::NoMediaPort => "no_media_port",
             CallFailure::RecordingFailed => "recording_failed",
             CallFailure::AckTimeout => "ack_timeout",
@@ -54,6 +57,7 @@ impl CallFailure {
             CallFailure::UnknownNumber => StatusCode::NOT_FOUND,
             CallFailure::NoCommonCodec => StatusCode::NOT_ACCEPTABLE_HERE,
             CallFailure::BadSdp => StatusCode::BAD_REQUEST,
+            CallFailure::UnsupportedBody => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             CallFailure::NoMediaPort
             | CallFailure::RecordingFailed
             | CallFailure::Shutdown

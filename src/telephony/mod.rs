@@ -6,6 +6,7 @@
 
 mod caller;
 mod config;
+mod content;
 mod failure;
 mod inbound;
 mod ivr;
@@ -19,10 +20,11 @@ pub use config::{
     CommunityConfig, HotlineConfig, IvrConfig, MENU_CHOICE_OTHER, MenuChoice, PromptFiles,
     VoicemailConfig,
 };
+pub use content::ACCEPT;
 pub use failure::CallFailure;
 pub use operators::{
     Board, GroupConfig, LeaveReason, NobodyToAnswer, OperatorInfo, Phone, PhoneTarget, QueueConfig,
     QueueEvent, RegistrarError, RegistrarHandle, WaitingCall, start_board, start_registrar,
 };
 pub use recovery::recover;
-pub use service::{ACCEPT, ALLOW, CallServices, Prompts, run};
+pub use service::{CallServices, Prompts, run};

@@ -14,18 +14,14 @@ use tokio_util::task::TaskTracker;
 use crate::desk::Tickets;
 use crate::media::{Dbfs, MediaEngine, Prompt, RtpPortPool};
 use crate::recording::{CallRecorder, RecordingService};
-use crate::sip::{Incoming, NonInviteServer, StatusCode};
+use crate::sip::{ALLOW, Incoming, NonInviteServer, StatusCode};
 use crate::store::{CallJournal, Store};
 
 use super::config::{HotlineConfig, IvrConfig, VoicemailConfig};
+use super::content::ACCEPT;
 use super::inbound;
 use super::ivr::PromptId;
 use super::operators::RegistrarHandle;
-
-/// Methods the hotline handles (for Allow headers).
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
-/// Bodies the hotline accepts.
-pub const ACCEPT: &str = "application/sdp, application/dtmf-relay";
 
 /// The loaded prompts.
 #[derive(Debug, Clone)]

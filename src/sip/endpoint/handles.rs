@@ -1,8 +1,17 @@
-//! The handles the TU holds for server transactions: [`InviteServer`]
-//! and [`NonInviteServer`]. Their verbs become commands to the endpoint
-//! task; dropping one unanswered answers 500 for it.
+//! The handles the TU holds for transactions: [`InviteServer`] and
+//! [`NonInviteServer`] for requests we received, [`InviteClient`] for a
+//! call we place. Their verbs become commands to the endpoint task;
+//! dropping a server handle unanswered answers 500 for it, dropping a call
+//! we place before its final response cancels it.
 
-use super::*;
+use tokio::sync::{mpsc, oneshot};
+
+use super::super::dialog::{ClientDialog, DialogEvent, DialogKey, DialogLink, ServerDialog};
+use super::super::message::Request;
+use super::super::transaction::{ClientKey, ServerKey};
+use super::super::{SipError, StatusCode};
+use super::requests::NewRequest;
+use super::{Command, InviteEvent};
 
 /// A server INVITE transaction as the TU sees it.
 #[derive(Debug)]
@@ -32,8 +41,14 @@ impl InviteServer {
     }
 
     /// A final non-2xx response.
-    pub async fn reject(mut self, status: StatusCode) {
-        self.respond(status, Vec::new(), None);
+    pub async fn reject(self, status: StatusCode) {
+        self.reject_with(status, Vec::new()).await
+    }
+
+    /// A final non-2xx response with extra headers (Accept with a 415,
+    /// RFC 3261 §21.4.13; Allow with a 405).
+    pub async fn reject_with(mut self, status: StatusCode, headers: Vec<(String, String)>) {
+        self.respond(status, headers, None);
         self.done = true;
     }
 
@@ -44,13 +59,15 @@ impl InviteServer {
         let (events_tx, events) = mpsc::unbounded_channel();
         let ack_body = self.send_answer(sdp, Some(events_tx)).await?;
         Ok(ServerDialog {
-            ack_body,
-            key: DialogKey {
-                call_id: self.request.call_id.clone(),
-                local_tag: self.local_tag.clone(),
+            link: DialogLink {
+                key: DialogKey {
+                    call_id: self.request.call_id.clone(),
+                    local_tag: self.local_tag.clone(),
+                },
+                events,
+                commands: self.commands.clone(),
             },
-            events,
-            commands: self.commands.clone(),
+            ack_body,
         })
     }
 
@@ -156,6 +173,136 @@ impl Drop for NonInviteServer {
                 headers: Vec::new(),
                 body: None,
             });
+        }
+    }
+}
+
+/// A response to a call we place, as [`InviteClient::next_response`]
+/// yields it.
+#[derive(Debug)]
+pub enum InviteResponse {
+    /// 180 Ringing, 183 Session Progress… (100 Trying is not passed on)
+    /// with its body (early media SDP, if any).
+    Provisional { status: StatusCode, body: Vec<u8> },
+    /// The peer answered: the dialog, whose 2xx has been acknowledged
+    /// (RFC 3261 §13.2.2.4). A 2xx that crossed our CANCEL comes here
+    /// too: the call is up, and the TU hangs it up if it no longer wants
+    /// it (§9.1).
+    Answered(ClientDialog),
+    /// A final non-2xx response (487 after [`InviteClient::cancel`]); the
+    /// transaction has acknowledged it (§17.1.1.3).
+    Rejected(StatusCode),
+}
+
+/// A client INVITE transaction as the TU sees it: a call we place.
+#[derive(Debug)]
+pub struct InviteClient {
+    tx: ClientKey,
+    call_id: String,
+    events: mpsc::UnboundedReceiver<InviteEvent>,
+    commands: mpsc::UnboundedSender<Command>,
+    /// The final response has been yielded.
+    finished: bool,
+}
+
+impl InviteClient {
+    pub(super) fn new(
+        request: &NewRequest,
+        events: mpsc::UnboundedReceiver<InviteEvent>,
+        commands: mpsc::UnboundedSender<Command>,
+    ) -> InviteClient {
+        InviteClient {
+            tx: ClientKey {
+                branch: request.branch.clone(),
+                method: request.method.as_str().to_owned(),
+                transport: request.target.transport,
+            },
+            call_id: request.call_id.clone(),
+            events,
+            commands,
+            finished: false,
+        }
+    }
+
+    pub fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
+    /// The next response: provisional ones, then the final one, then
+    /// `None`. A 2xx is acknowledged here, as it is handed over. Fails
+    /// with [`SipError::TransactionTimeout`] when no response came
+    /// (timer B, 64*T1) or no final one within 64*T1 of our CANCEL
+    /// (§9.1). A phone that rings rings for as long as it likes (§17.1.1.2:
+    /// no timer once a provisional response has come): the TU's ring
+    /// timeout cancels. Cancel-safe.
+    pub async fn next_response(&mut self) -> Option<Result<InviteResponse, SipError>> {
+        if self.finished {
+            return None;
+        }
+        let Some(event) = self.events.recv().await else {
+            self.finished = true;
+            return Some(Err(SipError::EndpointClosed));
+        };
+        let response = match event {
+            InviteEvent::Provisional { status, body } => {
+                return Some(Ok(InviteResponse::Provisional { status, body }));
+            }
+            InviteEvent::Answered {
+                dialog,
+                cseq,
+                answer,
+                events,
+            } => {
+                // RFC 3261 §13.2.2.4: the ACK of a 2xx is the UAC core's,
+                // a request of its own.
+                let ack = Command::Ack {
+                    dialog: dialog.clone(),
+                    cseq,
+                };
+                let _ = self.commands.send(ack);
+                let link = DialogLink {
+                    key: dialog,
+                    events,
+                    commands: self.commands.clone(),
+                };
+                Ok(InviteResponse::Answered(ClientDialog { link, answer }))
+            }
+            InviteEvent::Rejected(status) => Ok(InviteResponse::Rejected(status)),
+            InviteEvent::Failed(error) => Err(error),
+        };
+        self.finished = true;
+        Some(response)
+    }
+
+    /// Give up on the call (RFC 3261 §9.1): the CANCEL goes at once if a
+    /// provisional response has come, else as soon as one does; the
+    /// INVITE then ends with 487 ([`InviteResponse::Rejected`]). Nothing
+    /// happens once the final response is in.
+    pub fn cancel(&self) {
+        let _ = self.commands.send(Command::Cancel {
+            tx: self.tx.clone(),
+        });
+    }
+}
+
+impl Drop for InviteClient {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.cancel();
+        // A 2xx already here that nobody will take: acknowledge it and
+        // hang up (§13.2.2.4, §15).
+        while let Ok(event) = self.events.try_recv() {
+            if let InviteEvent::Answered { dialog, cseq, .. } = event {
+                let ack = Command::Ack {
+                    dialog: dialog.clone(),
+                    cseq,
+                };
+                let _ = self.commands.send(ack);
+                let (reply, _) = oneshot::channel();
+                let _ = self.commands.send(Command::Bye { dialog, reply });
+            }
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Screening of a new request before any transaction or TU sees it: the
 //! refusals the endpoint gives on its own, in the order of RFC 3261 §8.2
-//! (version, hops, method §8.2.1, then headers §8.2.2). Sans-IO: a request
+//! (version, method §8.2.1, then headers §8.2.2). Max-Forwards is not
+//! looked at: §8.2 has no such check for a UAS, and 483 (§16.3 step 2) is
+//! what a proxy answers; we are the request's destination, never a proxy. Sans-IO: a request
 //! in, maybe a status and its extra headers out. Knows no socket, no
 //! transaction and no dialog.
 
 use super::super::StatusCode;
-use super::super::message::{ALLOW, Method, Request, max_forwards};
+use super::super::message::{ALLOW, Method, Request};
 
 /// Option tags we support (RFC 3261 §19.2); none for now.
 const SUPPORTED_EXTENSIONS: &[&str] = &[];
@@ -32,9 +34,6 @@ pub(super) fn screen(request: &Request) -> Option<Refusal> {
     // RFC 3261 §21.5.7 (and RFC 4475 §3.1.2.16).
     if !request.version_supported {
         return Some(Refusal::bare(StatusCode::VERSION_NOT_SUPPORTED));
-    }
-    if max_forwards(request) == 0 {
-        return Some(Refusal::bare(StatusCode::TOO_MANY_HOPS));
     }
     let allow = || vec![("Allow".to_owned(), ALLOW.to_owned())];
     // RFC 3261 §8.2.1.
@@ -105,10 +104,15 @@ mod tests {
             ("uas/3.3.4-unksm2", Some(StatusCode::METHOD_NOT_ALLOWED)),
             ("uas/3.3.5-bext01", Some(StatusCode::BAD_EXTENSION)),
             // §3.3.6 and §3.3.15 (415, 406) are the TU's to judge: the body
-            // and Accept reach it with the INVITE.
+            // and Accept reach it with the INVITE (the TU knows which body
+            // types it takes, and answers 415 with Accept, RFC 3261 §8.2.3).
             ("uas/3.3.6-invut", None),
             ("uas/3.3.7-regaut01", Some(StatusCode::METHOD_NOT_ALLOWED)),
-            ("uas/3.3.11-zeromf", Some(StatusCode::TOO_MANY_HOPS)),
+            // §3.3.11: an OPTIONS with Max-Forwards 0. A proxy answers 483
+            // (RFC 3261 §16.3); "an endpoint should process the request as
+            // if the Max-Forwards field value were still positive", and
+            // RFC 3261 §8.2 has a UAS check no Max-Forwards.
+            ("uas/3.3.11-zeromf", None),
             ("uas/3.3.12-cparam01", Some(StatusCode::METHOD_NOT_ALLOWED)),
             ("uas/3.3.13-cparam02", Some(StatusCode::METHOD_NOT_ALLOWED)),
             ("uas/3.3.14-regescrt", Some(StatusCode::METHOD_NOT_ALLOWED)),

@@ -1,9 +1,19 @@
 //! The endpoint over real loopback sockets; a raw socket plays the peer.
 
-use super::*;
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
 use tokio::time::timeout;
+
+use super::super::dialog::{DialogEvent, ServerDialog};
+use super::super::message::{ALLOW, Frame, frame};
+use super::super::{SipConfig, SipError, StatusCode, Transport};
+use super::{Endpoint, Incoming, InviteServer};
+
+mod uac;
 
 /// Virtual time (paused clock) a test waits for a message at most.
 const WAIT: Duration = Duration::from_secs(60);
@@ -388,14 +398,33 @@ async fn register_gets_405_with_allow_and_unknown_methods_501() {
 }
 
 #[tokio::test]
-async fn max_forwards_zero_gets_483_and_unknown_require_gets_420() {
-    let (endpoint, _incoming) = endpoint().await;
+async fn a_request_to_us_with_max_forwards_zero_is_processed() {
+    // RFC 3261 §8.2 has a UAS check no Max-Forwards (483 is a proxy's
+    // answer, §16.3); RFC 4475 §3.3.11: an endpoint processes it.
+    let (endpoint, mut incoming) = endpoint().await;
     let socket = peer().await;
     let me = socket.local_addr().expect("addr");
+    let text = request("OPTIONS", me, "m0", "call-mf0", None, 1)
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    send(&socket, endpoint.local_addr(), &text).await;
+    let Some(Incoming::Options(server)) = timeout(WAIT, incoming.recv()).await.expect("in time")
+    else {
+        panic!("expected the OPTIONS to reach the TU");
+    };
+    server.respond(StatusCode::OK, Vec::new(), None).await;
+    assert_eq!(status_line(&recv(&socket).await), "SIP/2.0 200 OK");
     let text = request("INVITE", me, "m1", "call-6", None, 1)
         .replace("Max-Forwards: 70", "Max-Forwards: 0");
     send(&socket, endpoint.local_addr(), &text).await;
-    assert!(status_line(&recv(&socket).await).starts_with("SIP/2.0 483"));
+    assert_eq!(status_line(&recv(&socket).await), "SIP/2.0 100 Trying");
+    next_invite(&mut incoming).await;
+}
+
+#[tokio::test]
+async fn an_unknown_require_gets_420_with_unsupported() {
+    let (endpoint, _incoming) = endpoint().await;
+    let socket = peer().await;
+    let me = socket.local_addr().expect("addr");
     let text = request("INVITE", me, "m2", "call-7", None, 1)
         .replace("Max-Forwards: 70", "Max-Forwards: 70\r\nRequire: 100rel");
     send(&socket, endpoint.local_addr(), &text).await;
@@ -578,13 +607,13 @@ async fn our_bye_is_retransmitted_over_udp_until_answered() {
 
 async fn tcp_read_message(stream: &mut TcpStream, pending: &mut Vec<u8>) -> String {
     loop {
-        match crate::sip::message::frame(pending, 65535) {
-            Ok(crate::sip::message::Frame::Message(length)) => {
+        match frame(pending, 65535) {
+            Ok(Frame::Message(length)) => {
                 let bytes: Vec<u8> = pending.drain(..length).collect();
                 return String::from_utf8_lossy(&bytes).into_owned();
             }
             // A pong (RFC 5626 §4.4.1) for a ping the test sent.
-            Ok(crate::sip::message::Frame::KeepAlive(length)) => {
+            Ok(Frame::KeepAlive(length)) => {
                 pending.drain(..length);
                 continue;
             }
@@ -683,4 +712,26 @@ async fn listening_on_every_interface_the_contact_is_the_address_towards_the_cal
         contact.contains(&format!("sip:127.0.0.1:{port}")),
         "a caller on loopback is told the loopback address: {contact}"
     );
+}
+
+#[tokio::test]
+async fn a_rejection_carries_the_headers_the_tu_gives() {
+    let (endpoint, mut incoming) = endpoint().await;
+    let socket = peer().await;
+    let me = socket.local_addr().expect("addr");
+    send(
+        &socket,
+        endpoint.local_addr(),
+        &request("INVITE", me, "rw", "call-reject-with", None, 1),
+    )
+    .await;
+    assert!(status_line(&recv(&socket).await).contains("100"));
+    let server = next_invite(&mut incoming).await;
+    let accept = vec![("Accept".to_owned(), "application/sdp".to_owned())];
+    server
+        .reject_with(StatusCode::UNSUPPORTED_MEDIA_TYPE, accept)
+        .await;
+    let refusal = recv(&socket).await;
+    assert_eq!(status_line(&refusal), "SIP/2.0 415 Unsupported Media Type");
+    assert_eq!(header(&refusal, "Accept"), Some("application/sdp"));
 }

@@ -116,7 +116,8 @@ pub(super) fn sanitize_line(value: &str) -> String {
     value.replace(['\r', '\n'], " ")
 }
 
-/// A request we originate (BYE, ACK): the start line and header lines in order.
+/// A request we originate (INVITE, BYE, ACK, CANCEL, OPTIONS…): the start
+/// line and header lines in order, and the body.
 #[derive(Debug, Clone)]
 pub(crate) struct OutgoingRequest {
     pub(crate) method: Method,
@@ -129,14 +130,23 @@ pub(crate) struct OutgoingRequest {
     pub(crate) cseq: u32,
     pub(crate) routes: Vec<String>,
     pub(crate) extra: Vec<(String, String)>,
+    /// Content type and body.
+    pub(crate) body: Option<(String, Vec<u8>)>,
 }
 
 impl OutgoingRequest {
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        self.render(&self.method, &self.to, &self.extra)
+        let body = self.body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice()));
+        self.render(&self.method, &self.to, &self.extra, body)
     }
 
-    pub(super) fn render(&self, method: &Method, to: &str, extra: &[(String, String)]) -> Vec<u8> {
+    fn render(
+        &self,
+        method: &Method,
+        to: &str,
+        extra: &[(String, String)],
+        body: Option<(&str, &[u8])>,
+    ) -> Vec<u8> {
         let mut out = String::with_capacity(512);
         let _ = write!(
             out,
@@ -156,21 +166,29 @@ impl OutgoingRequest {
         let _ = write!(out, "Call-ID: {}{}", self.call_id, CRLF);
         let _ = write!(out, "CSeq: {} {}{}", self.cseq, method.as_str(), CRLF);
         for (name, value) in extra {
-            let _ = write!(out, "{}: {}{}", name, value, CRLF);
+            let _ = write!(out, "{}: {}{}", name, sanitize_line(value), CRLF);
         }
-        finish(out, None)
+        finish(out, body)
     }
 
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for the client INVITE of outbound calls")
-    )]
     /// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): same
     /// Request-URI, Call-ID, From, top Via and Route; To from the response;
     /// CSeq number unchanged with method ACK.
     pub(crate) fn ack_for(&self, response: &Response) -> Vec<u8> {
         let to = response.raw("To").unwrap_or(&self.to);
-        self.render(&Method::Ack, to, &[])
+        self.render(&Method::Ack, to, &[], None)
+    }
+
+    /// The CANCEL of this request (RFC 3261 §9.1): the same Request-URI,
+    /// Call-ID, From, To, Route and top Via (so the same branch), the CSeq
+    /// number unchanged with method CANCEL, no body.
+    pub(crate) fn cancel(&self) -> OutgoingRequest {
+        OutgoingRequest {
+            method: Method::Cancel,
+            extra: Vec::new(),
+            body: None,
+            ..self.clone()
+        }
     }
 }
 

@@ -88,7 +88,7 @@ pub(crate) fn parse(
     let headers = parse_headers(header_section);
     if start_line.starts_with("SIP/") {
         let headers = headers.map_err(unanswerable)?;
-        return parse_response(start_line, headers, transport).map(Message::Response);
+        return parse_response(start_line, headers, available, transport).map(Message::Response);
     }
     parse_request(start_line, headers, available, source, transport)
         .map(|r| Message::Request(Box::new(r)))
@@ -97,6 +97,7 @@ pub(crate) fn parse(
 pub(super) fn parse_response(
     start_line: &str,
     headers: Headers,
+    available: &[u8],
     transport: Transport,
 ) -> Result<Response, ParseError> {
     let mut parts = start_line.splitn(3, ' ');
@@ -119,12 +120,22 @@ pub(super) fn parse_response(
     let (_, cseq_method) = first(&headers, "CSeq")
         .and_then(parse_cseq)
         .ok_or_else(|| unanswerable("response without a usable CSeq"))?;
+    // RFC 3261 §18.3: Content-Length says where the body ends; without
+    // one (UDP may omit it) the body is the rest of the datagram.
+    let length = first(&headers, "Content-Length")
+        .and_then(|value| value.trim().parse::<usize>().ok())
+        .unwrap_or(available.len());
+    let body = available
+        .get(..length)
+        .ok_or_else(|| unanswerable("response body shorter than its Content-Length"))?
+        .to_vec();
     Ok(Response {
         status: StatusCode(code),
         headers,
         cseq_method,
         branch: via.branch,
         transport,
+        body,
     })
 }
 
@@ -276,15 +287,6 @@ pub(super) fn validate(request: &Request, cseq_ok: bool) -> Option<String> {
         Some(Err(_)) => Some("malformed Max-Forwards".to_owned()),
         None | Some(Ok(_)) => None,
     }
-}
-
-/// The Max-Forwards value of a valid request; a missing one counts as the
-/// recommended initial value (RFC 3261 §8.1.1.6).
-pub(crate) fn max_forwards(request: &Request) -> u32 {
-    request
-        .header("Max-Forwards")
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or(DEFAULT_MAX_FORWARDS)
 }
 
 /// RFC 3986 §3.1: `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.

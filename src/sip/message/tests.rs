@@ -328,6 +328,7 @@ fn ack_for_a_non_2xx_takes_the_to_of_the_response() {
         cseq: 7,
         routes: vec!["<sip:proxy.example;lr>".to_owned()],
         extra: Vec::new(),
+        body: None,
     };
     let response = "SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKabc\r\n\
                     To: <sip:bob@192.0.2.20>;tag=theirs\r\nFrom: <sip:hotline@127.0.0.1>;tag=ours\r\n\
@@ -509,13 +510,12 @@ fn rfc_4475_badvers_is_kept_for_a_505() {
 }
 
 #[test]
-fn a_request_without_max_forwards_is_accepted_as_seventy() {
+fn a_request_without_max_forwards_is_accepted() {
     // RFC 4475 §3.4.1 (inv2543) has none, nor a From tag or Content-Length.
-    let Ok(Message::Request(request)) = parse(&fixture("3.4.1-inv2543"), source(), Transport::Udp)
-    else {
-        panic!("inv2543 parses");
-    };
-    assert_eq!(max_forwards(&request), DEFAULT_MAX_FORWARDS);
+    assert!(matches!(
+        parse(&fixture("3.4.1-inv2543"), source(), Transport::Udp),
+        Ok(Message::Request(_))
+    ));
     let text = invite("").replace("Max-Forwards: 70\r\n", "");
     assert!(parse_request(&text).is_ok());
 }

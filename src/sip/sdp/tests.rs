@@ -490,13 +490,14 @@ fn line_without_equals_sign_is_named() {
 }
 
 #[test]
-fn bad_port_names_its_line() {
+fn bad_port_of_the_only_audio_stream_names_its_line() {
     let offer = SIPP_OFFER.replace("m=audio 6000", "m=audio 70000");
-    let err = Sdp::parse(offer.as_bytes());
+    let err = negotiate(&parse(&offer), &G711);
     assert!(
         matches!(err, Err(SdpError::BadLine { line: 6, .. })),
         "{err:?}"
     );
+    assert!(err.is_err_and(|e| e.is_malformed()));
 }
 
 #[test]
@@ -534,7 +535,9 @@ fn bad_rtpmap_names_its_line() {
         "a=rtpmap:0 PCMU/fast",
     ] {
         let offer = SIPP_OFFER.replace("a=rtpmap:0 PCMU/8000", bad);
-        let err = Sdp::parse(offer.as_bytes());
+        // The section is unusable; with no other audio, the offer is
+        // malformed at that line.
+        let err = negotiate(&parse(&offer), &G711);
         assert!(
             matches!(err, Err(SdpError::BadLine { line: 7, .. })),
             "{bad}: {err:?}"
@@ -564,4 +567,104 @@ fn error_text_is_truncated() {
 fn unknown_lines_and_attributes_are_ignored() {
     let offer = SIPP_OFFER.to_owned() + "a=rtcp:6001\na=x-custom\nb=AS:64\nk=prompt\n";
     assert_eq!(negotiated(&offer).codec, AudioCodec::Pcmu);
+}
+
+/// RFC 4475 §3.3.15's body: a video stream whose rtpmap has no clock rate.
+const SDP01_OFFER: &str = "v=0\r\n\
+    o=mhandley 29739 7272939 IN IP4 192.0.2.5\r\n\
+    s=-\r\n\
+    c=IN IP4 192.0.2.5\r\n\
+    t=0 0\r\n\
+    m=audio 49217 RTP/AVP 0 12\r\n\
+    m=video 3227 RTP/AVP 31\r\n\
+    a=rtpmap:31 LPC\r\n";
+
+fn answer_lines(offer_text: &str) -> Vec<(String, u16, String, Vec<String>)> {
+    let offer = parse(offer_text);
+    let n = negotiated(offer_text);
+    let answer = parse(&text(build_answer(
+        &offer,
+        1,
+        1,
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        30_000,
+        &n,
+    )));
+    answer
+        .media
+        .into_iter()
+        .map(|m| (m.media, m.port, m.protocol, m.formats))
+        .collect()
+}
+
+#[test]
+fn a_stream_we_do_not_use_may_be_malformed_and_is_rejected_with_port_zero() {
+    let n = negotiated(SDP01_OFFER);
+    assert_eq!((n.media_index, n.codec), (0, AudioCodec::Pcmu));
+    assert_eq!(n.remote_rtp, "192.0.2.5:49217".parse().expect("address"));
+    let video = &parse(SDP01_OFFER).media[1];
+    assert!(video.malformed.is_some(), "{video:?}");
+    // RFC 3264 §6: as many m-lines as the offer, in its order; the video
+    // stream rejected by port 0 with its format.
+    assert_eq!(
+        answer_lines(SDP01_OFFER),
+        [
+            ("audio".into(), 30_000, "RTP/AVP".into(), vec!["0".into()]),
+            ("video".into(), 0, "RTP/AVP".into(), vec!["31".into()]),
+        ]
+    );
+}
+
+#[test]
+fn any_malformed_line_of_an_unused_stream_leaves_the_audio_alone() {
+    for bad in [
+        "a=rtpmap:96 H264",
+        "a=rtpmap:200 FOO/90000",
+        "a=rtpmap:96 H264/90000/x",
+        "a=fmtp:abc x",
+        "a=ptime:33.3",
+        "c=IN IP4 video.example.com",
+    ] {
+        let offer = format!("{SDP01_OFFER}{bad}\r\n").replace("a=rtpmap:31 LPC\r\n", "");
+        assert_eq!(negotiated(&offer).media_index, 0, "{bad}");
+        assert_eq!(answer_lines(&offer)[1].1, 0, "{bad}");
+    }
+    let offer = SDP01_OFFER.replace("m=video 3227", "m=video 99999");
+    assert_eq!(answer_lines(&offer)[1].1, 0, "a port out of range");
+}
+
+#[test]
+fn a_second_audio_stream_is_rejected_with_port_zero() {
+    let offer = format!("{SIPP_OFFER}m=audio 6002 RTP/AVP 8\na=rtpmap:8 PCMA/8000\n");
+    assert_eq!(negotiated(&offer).media_index, 0);
+    assert_eq!(
+        answer_lines(&offer),
+        [
+            ("audio".into(), 30_000, "RTP/AVP".into(), vec!["0".into()]),
+            ("audio".into(), 0, "RTP/AVP".into(), vec!["8".into()]),
+        ]
+    );
+}
+
+#[test]
+fn audio_over_another_profile_is_rejected_and_the_rtp_avp_stream_used() {
+    let offer = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+        m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:xyz\r\n\
+        m=audio 4002 RTP/AVP 0\r\n";
+    assert_eq!(negotiated(offer).remote_rtp.port(), 4002);
+    assert_eq!(
+        answer_lines(offer),
+        [
+            ("audio".into(), 0, "RTP/SAVP".into(), vec!["0".into()]),
+            ("audio".into(), 30_000, "RTP/AVP".into(), vec!["0".into()]),
+        ]
+    );
+}
+
+#[test]
+fn a_malformed_audio_stream_is_skipped_for_a_good_one() {
+    let offer = format!("{SIPP_OFFER}m=audio 6002 RTP/AVP 8\n")
+        .replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:0 PCMU");
+    let n = negotiated(&offer);
+    assert_eq!((n.media_index, n.codec), (1, AudioCodec::Pcma));
 }

@@ -68,11 +68,14 @@ pub(super) async fn answer_call(
     mut invite: InviteServer,
     shutdown: &CancellationToken,
 ) -> Result<Answered, Refused> {
-    let offered = match offer::read_offer(invite.request().body()) {
+    let offered = match offer::read_offer(invite.request()) {
         Ok(offered) => offered,
-        Err(failure) => {
-            info!(code = failure.code(), "refused: unusable SDP offer");
-            invite.reject(failure.status()).await;
+        Err(refusal) => {
+            info!(%refusal, "refused");
+            let failure = refusal.failure();
+            invite
+                .reject_with(refusal.status(), refusal.headers())
+                .await;
             return Err(Refused::failure(failure));
         }
     };

@@ -10,13 +10,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::media::MediaEvent;
-use crate::sip::{DialogEvent, NonInviteServer, ReInvite, StatusCode};
+use crate::sip::{ALLOW, DialogEvent, NonInviteServer, ReInvite, StatusCode};
 
 use super::super::config::MENU_CHOICE_OTHER;
+use super::super::content::{self, DTMF_RELAY};
 use super::super::failure::CallFailure;
 use super::super::ivr::{Choice, Ivr, IvrAction, IvrEvent};
 use super::super::record::CallRecordWriter;
-use super::super::service::{ALLOW, CallServices};
+use super::super::service::CallServices;
 use super::super::voicemail::{MessageOutcome, VoiceMessage};
 use super::Ending;
 use super::answer::Answered;
@@ -173,8 +174,7 @@ impl Conversation<'_> {
                 Step::Continue
             }
             Some(DialogEvent::Info(info)) => {
-                let digit = info_digit(&info);
-                info.respond(StatusCode::OK, Vec::new(), None).await;
+                let digit = answer_info(info).await;
                 digit.map_or(Step::Continue, |digit| Step::Ivr(IvrEvent::Digit(digit)))
             }
             Some(DialogEvent::Other(other)) => {
@@ -204,10 +204,13 @@ impl Conversation<'_> {
     /// Hold and resume (RFC 3264 §8.4): answer the direction the caller asks
     /// for and stop or restart sending.
     async fn answer_reinvite(&mut self, reinvite: ReInvite) {
-        let answer = match self.call.local.answer_reinvite(reinvite.request().body()) {
+        let answer = match self.call.local.answer_reinvite(reinvite.request()) {
             Ok(answer) => answer,
-            Err(status) => {
-                reinvite.reject(status).await;
+            Err(refusal) => {
+                info!(%refusal, "re-INVITE refused");
+                reinvite
+                    .reject_with(refusal.status(), refusal.headers())
+                    .await;
                 return;
             }
         };
@@ -294,17 +297,23 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// A digit sent as SIP INFO `application/dtmf-relay`.
-fn info_digit(info: &NonInviteServer) -> Option<char> {
+/// Answer an INFO: 415 with Accept for a body that is not
+/// `application/dtmf-relay` (RFC 3261 §8.2.3), else 200; the digit it
+/// carried, if any.
+async fn answer_info(info: NonInviteServer) -> Option<char> {
     let request = info.request();
-    let is_relay = request
-        .content_type()
-        .is_some_and(|ct| ct.eq_ignore_ascii_case("application/dtmf-relay"));
-    if !is_relay {
+    if content::is_unsupported(request, DTMF_RELAY) {
+        let accept = content::accept_header(DTMF_RELAY);
+        info.respond(StatusCode::UNSUPPORTED_MEDIA_TYPE, accept, None)
+            .await;
         return None;
     }
-    let body = std::str::from_utf8(request.body()).ok()?;
-    crate::media::parse_dtmf_relay(body).map(|digit| digit.as_char())
+    let digit = std::str::from_utf8(request.body())
+        .ok()
+        .and_then(crate::media::parse_dtmf_relay)
+        .map(|digit| digit.as_char());
+    info.respond(StatusCode::OK, Vec::new(), None).await;
+    digit
 }
 
 fn elapsed_ms(since: Instant) -> i64 {
