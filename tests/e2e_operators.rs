@@ -1,18 +1,16 @@
-//! Operators' phones against the real binary: a real softphone (baresip)
-//! registering with digest authentication, the binding kept across a
-//! restart, the un-REGISTER when the phone quits, and wrong passwords
-//! challenged again until the source is locked out while others go on.
-//! Credentials are set with `hotline users sip-password`, as an
-//! administrator would.
+//! Operators' phones against the real binary: a phone registering with
+//! digest authentication (the crate's own digest client answering the
+//! daemon's challenge over a real socket), the binding kept across a
+//! restart, the un-REGISTER, and wrong passwords challenged again until the
+//! source is locked out while others go on. Credentials are set with
+//! `hotline users sip-password`, as an administrator would.
 
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, DaemonOptions, free_udp_port, have};
+use common::{Daemon, DaemonOptions};
 use hotline::sip::{ClientRequest, authorization};
 
 const CONSOLE_PASSWORD: &str = "console-pass1";
@@ -80,117 +78,6 @@ fn wait_for_line(daemon: &Daemon, name: &str, done: impl Fn(&str) -> bool) -> St
     }
 }
 
-/// A baresip softphone registering `user` with `password` at `registrar`.
-struct Phone {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Phone {
-    fn start(registrar: SocketAddr, user: &str, password: &str) -> Phone {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_udp_port();
-        write(
-            dir.path(),
-            "config",
-            &format!(
-                "poll_method\tepoll\n\
-                 sip_listen\t127.0.0.1:{port}\n\
-                 module_path\t/usr/lib/baresip/modules\n\
-                 module\tg711.so\n\
-                 module\tausine.so\n\
-                 module\taufile.so\n\
-                 module_app\taccount.so\n\
-                 audio_source\tausine,440\n\
-                 audio_player\taufile,/dev/null\n"
-            ),
-        );
-        write(
-            dir.path(),
-            "accounts",
-            &format!("<sip:{user}@{registrar};transport=udp>;auth_pass={password};regint=60\n"),
-        );
-        let child = Command::new("baresip")
-            .arg("-f")
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start baresip");
-        Phone { child, _dir: dir }
-    }
-
-    /// SIGTERM: baresip un-REGISTERs on its way out.
-    fn quit(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Phone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::write(dir.join(name), text).expect("write baresip file");
-}
-
-#[test]
-fn a_baresip_phone_registers_with_digest_and_the_binding_survives_a_restart() {
-    if !have("baresip") {
-        return;
-    }
-    let daemon = daemon_with_operator();
-    let before = users_line(&daemon, "zhang");
-    assert!(before.contains("已设置"), "{before}");
-    assert!(before.ends_with("\t-"), "no phone yet: {before}");
-    let phone = Phone::start(daemon.sip, "zhang", PHONE_PASSWORD);
-    let line = wait_for_line(&daemon, "zhang", |line| {
-        line.contains("sip:zhang@127.0.0.1:")
-    });
-    assert!(
-        line.contains("sip:zhang@127.0.0.1:"),
-        "{line}\n{}",
-        daemon.log()
-    );
-    let log = daemon.log();
-    assert!(log.contains("registration"), "{log}");
-    assert!(
-        !log.contains(PHONE_PASSWORD),
-        "the password is never logged"
-    );
-
-    // A restart does not forget who is logged in.
-    let options = DaemonOptions {
-        sip_listen: Box::leak(daemon.sip.to_string().into_boxed_str()),
-        ..DaemonOptions::default()
-    };
-    let dir = daemon.kill9();
-    let daemon = Daemon::start_in(dir, options);
-    let line = users_line(&daemon, "zhang");
-    assert!(line.contains("sip:zhang@127.0.0.1:"), "{line}");
-
-    phone.quit();
-    let line = wait_for_line(&daemon, "zhang", |line| line.ends_with("\t-"));
-    assert!(
-        line.ends_with("\t-"),
-        "the un-REGISTER removed the binding: {line}"
-    );
-}
-
 /// A REGISTER for `user` from `socket`, with an Authorization header when
 /// given; returns the status line and the response's challenge headers.
 fn register(
@@ -199,6 +86,18 @@ fn register(
     user: &str,
     cseq: u32,
     authorization: Option<&str>,
+) -> (u16, Vec<String>) {
+    register_for(socket, registrar, user, cseq, authorization, 300)
+}
+
+/// Like [`register`], asking for `expires` seconds (0: un-REGISTER).
+fn register_for(
+    socket: &UdpSocket,
+    registrar: SocketAddr,
+    user: &str,
+    cseq: u32,
+    authorization: Option<&str>,
+    expires: u32,
 ) -> (u16, Vec<String>) {
     let local = socket.local_addr().expect("local address");
     let uri = format!("sip:{registrar}");
@@ -214,7 +113,7 @@ fn register(
          Call-ID: reg-{}-{}\r\n\
          CSeq: {cseq} REGISTER\r\n\
          Contact: <sip:{user}@{local}>\r\n\
-         Expires: 300\r\n\
+         Expires: {expires}\r\n\
          {auth}Content-Length: 0\r\n\r\n",
         local.port(),
         local.port(),
@@ -249,7 +148,19 @@ fn register_with(
     password: &str,
     cseq: u32,
 ) -> (u16, Vec<String>) {
-    let (status, challenges) = register(socket, registrar, user, cseq, None);
+    register_with_for(socket, registrar, user, password, cseq, 300)
+}
+
+/// Like [`register_with`], asking for `expires` seconds (0: un-REGISTER).
+fn register_with_for(
+    socket: &UdpSocket,
+    registrar: SocketAddr,
+    user: &str,
+    password: &str,
+    cseq: u32,
+    expires: u32,
+) -> (u16, Vec<String>) {
+    let (status, challenges) = register_for(socket, registrar, user, cseq, None, expires);
     assert_eq!(status, 401, "a REGISTER without credentials is challenged");
     assert_eq!(challenges.len(), 2, "SHA-256 and MD5: {challenges:?}");
     assert!(
@@ -269,7 +180,42 @@ fn register_with(
         },
     )
     .expect("an answerable challenge");
-    register(socket, registrar, user, cseq + 1, Some(&header))
+    register_for(socket, registrar, user, cseq + 1, Some(&header), expires)
+}
+
+#[test]
+fn a_phone_registers_with_digest_the_binding_survives_a_restart_and_goes_with_the_un_register() {
+    let daemon = daemon_with_operator();
+    let before = users_line(&daemon, "zhang");
+    assert!(before.contains("已设置"), "{before}");
+    assert!(before.ends_with("\t-"), "no phone yet: {before}");
+    let phone = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let (status, _) = register_with(&phone, daemon.sip, "zhang", PHONE_PASSWORD, 1);
+    assert_eq!(status, 200, "{}", daemon.log());
+    let contact = format!("sip:zhang@{}", phone.local_addr().expect("address"));
+    let line = wait_for_line(&daemon, "zhang", |line| line.contains(&contact));
+    assert!(line.contains(&contact), "{line}");
+    assert!(
+        !daemon.log().contains(PHONE_PASSWORD),
+        "the password is never logged"
+    );
+
+    // A restart does not forget who is logged in.
+    let options = DaemonOptions {
+        sip_listen: Box::leak(daemon.sip.to_string().into_boxed_str()),
+        ..DaemonOptions::default()
+    };
+    let dir = daemon.kill9();
+    let daemon = Daemon::start_in(dir, options);
+    assert!(users_line(&daemon, "zhang").contains(&contact));
+
+    let (status, _) = register_with_for(&phone, daemon.sip, "zhang", PHONE_PASSWORD, 3, 0);
+    assert_eq!(status, 200, "the un-REGISTER is accepted");
+    let line = wait_for_line(&daemon, "zhang", |line| line.ends_with("\t-"));
+    assert!(
+        line.ends_with("\t-"),
+        "the un-REGISTER removed the binding: {line}"
+    );
 }
 
 #[test]

@@ -35,7 +35,7 @@ pub(crate) const DEFAULT_MAX_FORWARDS: u32 = 70;
 /// The methods we implement, for Allow (RFC 3261 §20.5): the endpoint
 /// answers every other method 405 or 501 itself (§8.2.1), so the TU's
 /// Allow is this list too.
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER";
 /// Warning code 399 "miscellaneous warning" (RFC 3261 §20.43).
 const WARNING_MISC: u16 = 399;
 const CRLF: &str = "\r\n";
@@ -137,8 +137,7 @@ impl Method {
     pub(crate) fn is_known_unsupported(&self) -> bool {
         matches!(
             self,
-            Method::Register
-                | Method::Subscribe
+            Method::Subscribe
                 | Method::Notify
                 | Method::Message
                 | Method::Refer

@@ -373,14 +373,14 @@ async fn dropping_a_request_handle_answers_500() {
 }
 
 #[tokio::test]
-async fn register_gets_405_with_allow_and_unknown_methods_501() {
+async fn subscribe_gets_405_with_allow_and_unknown_methods_501() {
     let (endpoint, _incoming) = endpoint().await;
     let socket = peer().await;
     let me = socket.local_addr().expect("addr");
     send(
         &socket,
         endpoint.local_addr(),
-        &request("REGISTER", me, "g1", "call-5", None, 1),
+        &request("SUBSCRIBE", me, "g1", "call-5", None, 1),
     )
     .await;
     let response = recv(&socket).await;
@@ -447,7 +447,7 @@ async fn garbage_is_dropped_and_counted_and_the_next_request_is_answered() {
     send(
         &socket,
         endpoint.local_addr(),
-        &request("REGISTER", me, "z1", "call-8", None, 1),
+        &request("SUBSCRIBE", me, "z1", "call-8", None, 1),
     )
     .await;
     assert!(status_line(&recv(&socket).await).starts_with("SIP/2.0 405"));
@@ -642,7 +642,7 @@ async fn tcp_two_messages_in_one_segment_are_both_answered() {
     let me = stream.local_addr().expect("addr");
     let both = format!(
         "\r\n\r\n{}{}",
-        tcp_request("REGISTER", me, "t1", "call-13"),
+        tcp_request("SUBSCRIBE", me, "t1", "call-13"),
         tcp_request("SUBSCRIBE", me, "t2", "call-13")
     );
     stream.write_all(both.as_bytes()).await.expect("write");
@@ -650,7 +650,7 @@ async fn tcp_two_messages_in_one_segment_are_both_answered() {
     let first = tcp_read_message(&mut stream, &mut pending).await;
     let second = tcp_read_message(&mut stream, &mut pending).await;
     assert!(
-        first.starts_with("SIP/2.0 405") && first.contains("REGISTER"),
+        first.starts_with("SIP/2.0 405") && first.contains("SUBSCRIBE"),
         "{first}"
     );
     assert!(

@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 
 use crate::sip::{
     Algorithm, Binding, ChallengeKind, DigestServer, Ha1, Lockout, NonInviteServer, Register,
-    Registrar, SipConfig, StatusCode, Verification,
+    RegisterError, Registrar, SipConfig, StatusCode, Verification,
 };
 use crate::store::{BindingChange, BindingRow, SipCredentialRow, Store, unix_millis};
 
@@ -387,6 +387,16 @@ fn phone_of(binding: &Binding, now: SystemTime) -> Phone {
     }
 }
 
+/// The answer to a REGISTER that cannot be read: a To that is no SIP
+/// address of record gets 416 (RFC 3261 §8.2.2.1, RFC 4475 §3.3.4), the
+/// rest 400.
+fn refusal_status(err: RegisterError) -> StatusCode {
+    match err {
+        RegisterError::BadTo => StatusCode::UNSUPPORTED_URI_SCHEME,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
 /// The user part of an address-of-record (`sip:zhang@host` → `zhang`).
 fn aor_user(aor: &str) -> Option<String> {
     let rest = aor
@@ -418,6 +428,18 @@ mod tests {
         assert_eq!(aor_user("sip:127.0.0.1"), None);
         assert_eq!(aor_user("tel:+8613800138000"), None);
         assert_eq!(aor_user("sip:@host"), None);
+    }
+
+    #[test]
+    fn a_to_that_is_no_sip_uri_gets_416_and_other_bad_registers_400() {
+        assert_eq!(
+            refusal_status(RegisterError::BadTo),
+            StatusCode::UNSUPPORTED_URI_SCHEME
+        );
+        assert_eq!(
+            refusal_status(RegisterError::WildcardWithOthers),
+            StatusCode::BAD_REQUEST
+        );
     }
 
     #[test]

@@ -105,7 +105,7 @@ async fn messages_before_junk_get_their_responses_on_that_connection_before_it_c
     let me = stream.local_addr().expect("addr");
     let text = format!(
         "{}{}junk that is no SIP\r\n\r\nmore junk",
-        request("REGISTER", me, "TCP", "j1", "call-junk"),
+        request("SUBSCRIBE", me, "TCP", "j1", "call-junk"),
         request("SUBSCRIBE", me, "TCP", "j2", "call-junk"),
     );
     stream.write_all(text.as_bytes()).await.expect("write");
@@ -117,7 +117,7 @@ async fn messages_before_junk_get_their_responses_on_that_connection_before_it_c
         .await
         .expect("a response");
     assert!(
-        first.starts_with("SIP/2.0 405") && first.contains("REGISTER"),
+        first.starts_with("SIP/2.0 405") && first.contains("SUBSCRIBE"),
         "{first}"
     );
     assert!(
@@ -264,7 +264,7 @@ async fn a_tcp_request_with_the_branch_of_a_udp_one_is_a_new_transaction_answere
     let (endpoint, _incoming) = endpoint(config()).await;
     let udp = UdpSocket::bind("127.0.0.1:0").await.expect("udp");
     let me = udp.local_addr().expect("addr");
-    let register = request("REGISTER", me, "UDP", "shared", "call-shared");
+    let register = request("SUBSCRIBE", me, "UDP", "shared", "call-shared");
     udp.send_to(register.as_bytes(), endpoint.local_addr())
         .await
         .expect("send");
