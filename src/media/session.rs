@@ -379,7 +379,7 @@ impl<S: StereoSink> MediaSession<S> {
 
     /// One 20 ms step: one packet out while the direction sends (the
     /// prompt, else the `bridged` partner's received frame, else silence),
-    /// exactly one frame recorded.
+    /// exactly one frame to the sink (a leg has none).
     pub(super) fn tick(&mut self, now: Instant, bridged: Option<&Frame>) {
         let sends = self.direction.sends();
         let frames = &mut self.frames;
