@@ -9,14 +9,16 @@
 //! This layer knows no SIP, no SQL and no business words: it is told a remote
 //! address, a codec, a payload type and which way audio flows, it is handed
 //! prompts, and it reports digits, the end of a prompt, silence of the
-//! remote side and how many of its frames were voiced. The stereo
-//! audio of a call leaves through a [`StereoSink`], which the recording layer
-//! implements.
+//! remote side and how many of its frames were voiced. A second leg of a
+//! call (the operator's phone) can be bridged to the caller's session, each
+//! sending what the other received. The stereo audio of a call leaves
+//! through a [`StereoSink`], which the recording layer implements.
 //!
 //! The cores ([`g711`](Codec), [`rtp`](RtpPacket), [`dtmf`](DtmfReceiver),
 //! [`player`](Playback)) are sans-IO; only the session and its
 //! [`MediaEngine`] touch sockets.
 
+mod bridge;
 mod config;
 mod direction;
 mod dtmf;
@@ -35,7 +37,7 @@ use std::time::Duration;
 pub use config::{MediaConfig, PortRange};
 pub use direction::MediaDirection;
 pub use dtmf::{Digit, DtmfReceiver, TelephoneEvent, parse_dtmf_relay};
-pub use engine::{EngineStopped, MediaEngine, MediaHandle};
+pub use engine::{EngineStopped, LegHandle, MediaEngine, MediaHandle, NotBeside};
 pub use g711::Codec;
 pub use player::{Playback, Prompt};
 pub use ports::{PortLease, RtpPortPool};

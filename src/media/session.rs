@@ -4,7 +4,9 @@
 //! stereo frame per 20 ms to a [`StereoSink`].
 //!
 //! While its direction lets it send, a session sends one packet every tick
-//! for the whole call: the prompt, or digital silence when none plays.
+//! for the whole call: the prompt, else the received frame of the session
+//! it is bridged to (see [`Bridges`](super::bridge::Bridges)), else digital
+//! silence. A leg (the operator's phone) is a session without a sink.
 //! Carriers and SBCs hang up a call that receives no RTP for 10–60 s
 //! (DESIGN.md), and the IVR's waits (a digit, the voice message) are longer
 //! than that; the stream stays one talkspurt, so only its first packet and
@@ -131,7 +133,7 @@ pub(super) enum Command {
 }
 
 /// The state of one call's media, owned by its task; `S` receives the
-/// stereo frames (the recording).
+/// stereo frames (the recording). A bridged leg has no sink of its own.
 pub struct MediaSession<S> {
     /// The call's RTP socket, non-blocking and outside the reactor; `None`
     /// only if it could not be taken out of the reactor (then nothing is
@@ -144,7 +146,12 @@ pub struct MediaSession<S> {
     codec: Codec,
     dtmf_payload_type: Option<u8>,
     inactivity_timeout: Duration,
-    sink: S,
+    /// The recording; `None` for a leg, whose audio the session it is
+    /// bridged to records.
+    sink: Option<S>,
+    /// Whether the shard has bridged this session to another one: it is
+    /// then ticked after its partner has taken its frame.
+    bridged: bool,
     events: mpsc::Sender<MediaEvent>,
     writer: RtpWriter,
     tracker: SequenceTracker,
@@ -214,12 +221,12 @@ impl Scratch {
 
 impl<S: StereoSink> MediaSession<S> {
     /// A session on an already bound socket, to be driven by a shard of the
-    /// [`MediaEngine`](super::MediaEngine); also returns where its events
-    /// arrive.
+    /// [`MediaEngine`](super::MediaEngine), recording into `sink` (none for
+    /// a leg); also returns where its events arrive.
     pub(super) fn new(
         socket: UdpSocket,
         params: SessionParams,
-        sink: S,
+        sink: Option<S>,
     ) -> (Self, mpsc::Receiver<MediaEvent>) {
         let (event_tx, event_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
         let local = socket.local_addr().ok();
@@ -242,6 +249,7 @@ impl<S: StereoSink> MediaSession<S> {
             dtmf_payload_type: params.dtmf_payload_type,
             inactivity_timeout: params.inactivity_timeout,
             sink,
+            bridged: false,
             events: event_tx,
             writer: RtpWriter::random(),
             tracker: SequenceTracker::default(),
@@ -260,8 +268,9 @@ impl<S: StereoSink> MediaSession<S> {
         (session, event_rx)
     }
 
-    /// Ends the session: the sink back, and the final counters.
-    pub(super) fn finish(self) -> (S, MediaStats) {
+    /// Ends the session: the sink back (none for a leg), and the final
+    /// counters.
+    pub(super) fn finish(self) -> (Option<S>, MediaStats) {
         let stats = self.snapshot();
         tracing::debug!(?stats, "media session ended");
         (self.sink, stats)
@@ -334,24 +343,69 @@ impl<S: StereoSink> MediaSession<S> {
         }
     }
 
-    /// One 20 ms step: one packet out while the direction sends (the prompt
-    /// or silence), exactly one frame recorded.
-    pub(super) fn tick(&mut self, now: Instant) {
+    /// Takes this tick's received frame into the left channel: the oldest
+    /// one in the ring, or silence when none is due. Comes before
+    /// [`tick`](Self::tick), so that a bridged partner can send it.
+    pub(super) fn take_frame(&mut self) {
+        let frames = &mut self.frames;
+        if self.ring.pop_frame(&mut frames.left) {
+            frames.left_silent = false;
+            if self.speech.is_speech(&frames.left) {
+                self.stats.voiced_frames += 1;
+            }
+        } else {
+            frames.silence_left();
+        }
+    }
+
+    /// This tick's received frame, once [`take_frame`](Self::take_frame)
+    /// has taken it; `None` when it is silence.
+    pub(super) fn received(&self) -> Option<&Frame> {
+        (!self.frames.left_silent).then_some(&self.frames.left)
+    }
+
+    /// Whether the shard has bridged this session to another one.
+    pub(super) fn is_bridged(&self) -> bool {
+        self.bridged
+    }
+
+    /// Marks the session bridged or not; the shard keeps the pairs.
+    pub(super) fn set_bridged(&mut self, bridged: bool) {
+        if bridged != self.bridged {
+            tracing::debug!(bridged, "media bridge");
+        }
+        self.bridged = bridged;
+    }
+
+    /// One 20 ms step: one packet out while the direction sends (the
+    /// prompt, else the `bridged` partner's received frame, else silence),
+    /// exactly one frame to the sink (a leg has none).
+    pub(super) fn tick(&mut self, now: Instant, bridged: Option<&Frame>) {
         let sends = self.direction.sends();
         let frames = &mut self.frames;
-        // Not sending pauses the prompt: it goes on where it stopped.
+        // Not sending pauses the prompt: it goes on where it stopped. A
+        // prompt is heard instead of the bridged side (hold music,
+        // ringback).
         let playing = sends
             && self
                 .playback
                 .as_mut()
                 .is_some_and(|playback| playback.next_frame(&mut frames.right));
-        if playing {
+        let audible = match bridged {
+            _ if playing => true,
+            Some(heard) if sends => {
+                frames.right.copy_from_slice(heard);
+                true
+            }
+            _ => false,
+        };
+        if audible {
             frames.right_silent = false;
         } else {
             frames.silence_right();
         }
         if sends {
-            self.send_frame(playing);
+            self.send_frame(audible);
         } else {
             // The timestamp keeps the sampling clock while nothing is sent
             // (RFC 3550 §5.1), so the stream follows on when sending resumes.
@@ -362,18 +416,9 @@ impl<S: StereoSink> MediaSession<S> {
             self.playback = None;
             self.emit(MediaEvent::PlaybackFinished);
         }
-
-        // Left is the oldest received frame, or silence when none is due.
-        let frames = &mut self.frames;
-        if self.ring.pop_frame(&mut frames.left) {
-            frames.left_silent = false;
-            if self.speech.is_speech(&frames.left) {
-                self.stats.voiced_frames += 1;
-            }
-        } else {
-            frames.silence_left();
+        if let Some(sink) = &mut self.sink {
+            sink.push_frame(&self.frames.left, &self.frames.right);
         }
-        self.sink.push_frame(&frames.left, &frames.right);
 
         if self.direction.receives()
             && !self.inactive_reported
@@ -385,11 +430,11 @@ impl<S: StereoSink> MediaSession<S> {
         }
     }
 
-    /// Sends the right frame (`playing`) or the codec's precomputed
+    /// Sends the right frame (`audible`) or the codec's precomputed
     /// silence, which needs no encoding.
-    fn send_frame(&mut self, playing: bool) {
+    fn send_frame(&mut self, audible: bool) {
         let frames = &mut self.frames;
-        let payload: &[u8; SAMPLES_PER_FRAME] = if playing {
+        let payload: &[u8; SAMPLES_PER_FRAME] = if audible {
             self.codec.encode(&frames.right, &mut frames.payload);
             &frames.payload
         } else {

@@ -114,7 +114,7 @@ async fn sessions_are_spread_over_the_shards_in_turn() {
     }
     let on_first = handles
         .iter()
-        .filter(|handle| handle.shard.same_channel(&engine.shards[0]))
+        .filter(|handle| handle.control.shard.same_channel(&engine.shards[0]))
         .count();
     assert_eq!(on_first, 2);
 }
