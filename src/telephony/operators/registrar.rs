@@ -197,9 +197,7 @@ impl RegistrarTask {
             Ok(register) => register,
             Err(err) => {
                 debug!(%err, "unreadable REGISTER");
-                return server
-                    .respond(StatusCode::BAD_REQUEST, Vec::new(), None)
-                    .await;
+                return server.respond(refusal_status(err), Vec::new(), None).await;
             }
         };
         let Some(user) = aor_user(&register.aor) else {
