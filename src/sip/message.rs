@@ -135,8 +135,7 @@ impl Method {
     pub(crate) fn is_known_unsupported(&self) -> bool {
         matches!(
             self,
-            Method::Register
-                | Method::Subscribe
+            Method::Subscribe
                 | Method::Notify
                 | Method::Message
                 | Method::Refer
