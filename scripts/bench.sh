@@ -8,14 +8,25 @@
 #   scripts/bench.sh concurrent N [SECONDS]  N calls each streaming 20 ms G.711 RTP for
 #                                            SECONDS (default 60); prints daemon CPU per call,
 #                                            RSS, RTP loss seen by the daemon, WAV check
+#   scripts/bench.sh register RATE [SECONDS] [USERS]
+#                                            USERS phones (default 1000) keeping their
+#                                            digest-authenticated registrations, refreshed
+#                                            in turn at RATE REGISTERs/s for SECONDS (default
+#                                            20) by examples/register_load; prints daemon CPU
+#                                            per REGISTER, % of one core (all and the SIP
+#                                            thread alone), RSS and the generator's counts
 #
 # Needs sipp (Debian sip-tester). Everything runs on 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=${1:?usage: scripts/bench.sh cps RATE... | concurrent N [SECONDS]}
+mode=${1:?usage: scripts/bench.sh cps RATE... | concurrent N [SECONDS] | register RATE [SECONDS] [USERS]}
 shift
 
-cargo build --release --quiet
+if [ "$mode" = register ]; then
+  cargo build --release --quiet --bin hotline --example register_load
+else
+  cargo build --release --quiet
+fi
 # HOTLINE_BENCH_DIR: where the data directory (database, recordings) goes;
 # default /tmp.
 work=$(mktemp -d "${HOTLINE_BENCH_DIR:-/tmp}/hotline-bench.XXXXXX")
@@ -136,6 +147,41 @@ for c in calls:
         bad += 1
 print(f'{len(calls) - bad}/{len(calls)}')")
   echo "calls=$n ok=$ok failed=$failed cpu_total=${cpu}%core cpu_per_call=${per_call}%core rss=${rss}MB rtp_received=$received rtp_lost=$lost wav_complete=$wavs"
+  ;;
+register)
+  rate=${1:?REGISTERs per second}; seconds=${2:-20}; users=${3:-1000}
+  password=bench-secret-99
+  load=target/release/examples/register_load
+  realm=$(sed -n 's/^realm = "\(.*\)"/\1/p' "$work/hotline.toml" | head -1)
+  "$load" --create-in "$work/data" --users "$users" --password "$password" --realm "$realm"
+  start_daemon
+  sip_tid=$(grep -l '^hotline-sip$' /proc/"$daemon"/task/*/comm | head -1 | cut -d/ -f5)
+  sip_ticks() { awk '{print $14 + $15}' "/proc/$daemon/task/$sip_tid/stat"; }
+  before=$(cpu_ticks); sip_before=$(sip_ticks); t0=$(date +%s.%N)
+  /usr/bin/time -f '%U %S' -o "$work/load.time" timeout $((seconds + 60)) "$load" \
+    --target "$sip" --users "$users" --password "$password" --rate "$rate" \
+    --seconds "$seconds" >"$work/load.out"
+  t1=$(date +%s.%N); after=$(cpu_ticks); sip_after=$(sip_ticks)
+  rss=$(( $(rss_kb) / 1024 ))
+  stop_daemon
+  sent=$(grep -o 'sent=[0-9]*' "$work/load.out" | head -1 | cut -d= -f2)
+  python3 - "$hz" "$before" "$after" "$sip_before" "$sip_after" "$t0" "$t1" "$sent" "$work/load.time" <<'PY'
+import sys
+hz, before, after, sip_before, sip_after, t0, t1, sent = map(float, sys.argv[1:9])
+user, system = map(float, open(sys.argv[9]).read().split()[-2:])
+wall = t1 - t0
+cpu = (after - before) / hz
+sip = (sip_after - sip_before) / hz
+per = 1e6 * cpu / max(sent, 1)
+print(f"daemon_cpu={100 * cpu / wall:.1f}%core sip_thread_cpu={100 * sip / wall:.1f}%core "
+      f"cpu_per_register={per:.1f}us registers_per_core_s={1e6 / per if per else 0:.0f} "
+      f"generator_cpu={100 * (user + system) / wall:.1f}%core wall={wall:.1f}s")
+PY
+  echo "rss=${rss}MB"
+  cat "$work/load.out"
+  problems=$(grep -c -E ' (WARN|ERROR) ' "$work/daemon.log" || true)
+  echo "daemon_log_warnings_and_errors=$problems"
+  grep -E ' (WARN|ERROR) ' "$work/daemon.log" | sed -E 's/^[^ ]+ +//' | sort | uniq -c | sort -rn | head -5 || true
   ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
