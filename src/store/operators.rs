@@ -13,6 +13,7 @@ use super::{Store, StoreError};
 pub struct SipCredentialRow {
     pub user_id: String,
     pub username: String,
+    pub display_name: Option<String>,
     pub role: String,
     pub disabled: bool,
     pub realm: String,
@@ -87,7 +88,7 @@ pub const CALLBACK_MISSED: &str = "missed";
 /// The stored status of a callback nobody has dialled yet.
 pub const CALLBACK_PENDING: &str = "pending";
 
-const CREDENTIAL_COLUMNS: &str = "users.id AS user_id, users.username, users.role, \
+const CREDENTIAL_COLUMNS: &str = "users.id AS user_id, users.username, users.display_name, users.role, \
      users.disabled_at, c.realm, c.ha1_md5, c.ha1_sha256";
 
 const BINDING_COLUMNS: &str = "user_id, contact, source, transport, call_id, cseq, user_agent, \
@@ -97,6 +98,7 @@ fn credential_from_row(row: &AnyRow) -> Result<SipCredentialRow, sqlx::Error> {
     Ok(SipCredentialRow {
         user_id: row.try_get("user_id")?,
         username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
         role: row.try_get("role")?,
         disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
         realm: row.try_get("realm")?,

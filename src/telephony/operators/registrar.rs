@@ -7,8 +7,9 @@
 //!
 //! Credentials are kept in memory: a REGISTER costs no query. A user the
 //! cache does not know, or whose credentials fail, is read again from the
-//! store (at most every [`RELOAD_AFTER`]), so `hotline users sip-password`
-//! takes effect without a restart. A source that keeps failing is locked
+//! store (at most every [`RELOAD_AFTER`]), and one whose credentials verify
+//! at most every [`CONFIRM_AFTER`], so `hotline users sip-password`, a
+//! disabled account or a new role take effect without a restart. A source that keeps failing is locked
 //! out (403 without a challenge) while others go on.
 
 use std::collections::HashMap;
@@ -19,15 +20,20 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::sip::{
-    Algorithm, Binding, ChallengeKind, DigestServer, Ha1, Lockout, NonInviteServer, Register,
-    RegisterError, Registrar, SipConfig, StatusCode, Verification,
+    Algorithm, Binding, ChallengeKind, DigestServer, Failure, Ha1, Lockout, NonInviteServer,
+    Register, RegisterError, Registrar, SipConfig, StatusCode, Verification,
 };
 use crate::store::{BindingChange, BindingRow, SipCredentialRow, Store, unix_millis};
 
 use super::board::{Board, OperatorInfo, Phone, PhoneTarget};
 
-/// A user's credentials are read from the store again at most this often.
+/// Credentials that fail are read from the store again at most this often
+/// (the password may just have been set).
 pub(crate) const RELOAD_AFTER: Duration = Duration::from_secs(5);
+/// Credentials that verify are read again at most this often, so that a
+/// changed password, a disabled account or a new role takes effect
+/// without a restart while a burst of REGISTERs costs no query.
+pub(crate) const CONFIRM_AFTER: Duration = Duration::from_secs(60);
 /// REGISTERs waiting for the registrar before the endpoint's handles
 /// answer 500 for them (the TU is overloaded).
 const QUEUE: usize = 4096;
@@ -97,12 +103,8 @@ pub async fn start_registrar(
     let digest = DigestServer::with_random_secret(config.digest())?;
     let registrar = Registrar::new(config.registrar.clone())?;
     let mut credentials = HashMap::new();
-    let users = store.list_users().await?;
     for row in store.all_sip_credentials().await? {
-        let display_name = users
-            .iter()
-            .find(|user| user.id == row.user_id)
-            .and_then(|user| user.display_name.clone());
+        let display_name = row.display_name.clone();
         credentials.insert(row.username.clone(), credentials_of(&row, display_name));
     }
     let bindings = stored_bindings(&store, &credentials).await?;
@@ -205,8 +207,17 @@ impl RegistrarTask {
                 .respond(StatusCode::NOT_FOUND, Vec::new(), None)
                 .await;
         };
-        self.refresh_credentials(&user, instant).await;
-        let verdict = self.verify(&server, now);
+        self.refresh_credentials(&user, CONFIRM_AFTER, instant)
+            .await;
+        let mut verdict = self.verify(&server, now);
+        if let Verification::Failed {
+            reason: Failure::WrongPassword | Failure::UnknownUser,
+        } = verdict
+            && self.refresh_credentials(&user, RELOAD_AFTER, instant).await
+        {
+            // The password may have been set since the cache read it.
+            verdict = self.verify(&server, now);
+        }
         let username = match verdict {
             Verification::Ok { username } => username,
             Verification::Stale => return self.challenge(server, now, true).await,
@@ -235,32 +246,20 @@ impl RegistrarTask {
         self.apply(server, &username, &register, now).await;
     }
 
-    /// Reads a user's credentials from the store when unknown or stale.
-    async fn refresh_credentials(&mut self, user: &str, now: Instant) {
+    /// Reads a user's credentials from the store when the cached copy is
+    /// older than `max_age` (or there is none); whether it did.
+    async fn refresh_credentials(&mut self, user: &str, max_age: Duration, now: Instant) -> bool {
         let fresh = self
             .loaded
             .get(user)
-            .is_some_and(|at| now.duration_since(*at) < RELOAD_AFTER);
+            .is_some_and(|at| now.duration_since(*at) < max_age);
         if fresh {
-            return;
+            return false;
         }
         self.loaded.insert(user.to_string(), now);
         match self.store.sip_credentials(user).await {
             Ok(Some(row)) => {
-                let display_name = self
-                    .credentials
-                    .get(user)
-                    .and_then(|c| c.display_name.clone());
-                let display_name = match display_name {
-                    Some(name) => Some(name),
-                    None => self
-                        .store
-                        .user_by_name(user)
-                        .await
-                        .ok()
-                        .flatten()
-                        .and_then(|u| u.display_name),
-                };
+                let display_name = row.display_name.clone();
                 self.credentials
                     .insert(user.to_string(), credentials_of(&row, display_name));
             }
@@ -269,6 +268,7 @@ impl RegistrarTask {
             }
             Err(err) => warn!(%err, "cannot read SIP credentials"),
         }
+        true
     }
 
     fn verify(&mut self, server: &NonInviteServer, now: SystemTime) -> Verification {
@@ -445,6 +445,7 @@ mod tests {
         let row = SipCredentialRow {
             user_id: "u".to_string(),
             username: "zhang".to_string(),
+            display_name: Some("张伟".to_string()),
             role: "operator".to_string(),
             disabled: false,
             realm: "hotline".to_string(),
