@@ -57,7 +57,7 @@ pub use edit::{
     EditError, add_phone, remove_phone, remove_residence, rename_person, set_residence,
 };
 pub use export::export_file;
-pub use import::{ImportOptions, ImportReport, ImportSummary, import_file};
+pub use import::{FileCheck, ImportOptions, ImportReport, ImportSummary, check_file, import_file};
 pub use lookup::{Residence, Resident, ResidentPhone, by_name, by_phone, by_room};
 pub use progress::terminal_progress;
 pub use row::{RejectReason, RejectedRow};
