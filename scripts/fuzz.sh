@@ -79,6 +79,11 @@ echo "building fuzz targets: ${targets[*]}"
 (cd fuzz && cargo build --release --locked --target "$host" "${bin_args[@]}")
 bin_dir="$CARGO_TARGET_DIR/$host/release"
 
+# The scratch files of the targets that read a path (fuzz/src/lib.rs).
+scratch="$(mktemp -d /dev/shm/hotline-fuzz.XXXXXX 2>/dev/null || mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+export HOTLINE_FUZZ_SCRATCH_DIR="$scratch"
+
 failed=()
 for name in "${targets[@]}"; do
   work="$CARGO_TARGET_DIR/corpus/$name"
