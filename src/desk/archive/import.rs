@@ -8,7 +8,8 @@
 //! Memory stays flat: rows are staged in chunks, conflicts are found by the
 //! store, and only the first [`REPORTED_MAX`] rejected rows are kept in the
 //! report (all of them are in the rejected file). An xlsx sheet is the
-//! exception: calamine loads it whole (Excel caps a sheet at 1,048,576 rows).
+//! exception: its non-blank cells are loaded whole (Excel caps a sheet at
+//! 1,048,576 rows).
 
 use std::fmt;
 use std::fs::File;

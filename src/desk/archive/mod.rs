@@ -125,6 +125,14 @@ pub enum ArchiveError {
     },
     #[error("{path}: the workbook has no sheet")]
     NoSheet { path: PathBuf },
+    /// A cell reference beyond Excel's 1,048,576 rows or 16,384 columns:
+    /// no spreadsheet program wrote that file.
+    #[error("{path}: a cell at row {row}, column {column} lies outside any sheet")]
+    CellOutsideSheet {
+        path: PathBuf,
+        row: u64,
+        column: u64,
+    },
     #[error("{path}: not a .csv or .xlsx file")]
     UnsupportedFormat { path: PathBuf },
     #[error(
