@@ -34,3 +34,15 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked "$@"
 # The HTTP tests once more, with their store on PostgreSQL.
 HOTLINE_TEST_PG="$pg_url" cargo test --locked --test api_auth --test api_tickets --test api_archive "$@"
+# The parsers of hostile input under libFuzzer for a bounded time each
+# (fuzz/, scripts/fuzz.sh): a crash, a hang or running out of memory fails
+# the run. HOTLINE_FUZZ_SECONDS=0 leaves it out. In CI the fuzz build keeps
+# its folder outside the fresh clone, so that the instrumented dependencies
+# are built once per machine rather than on every run.
+fuzz_seconds="${HOTLINE_FUZZ_SECONDS:-10}"
+if [ "$fuzz_seconds" != 0 ]; then
+  if [ -n "${CI:-}" ]; then
+    export HOTLINE_FUZZ_TARGET_DIR="${HOTLINE_FUZZ_TARGET_DIR:-$HOME/.cache/hotline/fuzz-target}"
+  fi
+  scripts/fuzz.sh --time "$fuzz_seconds"
+fi

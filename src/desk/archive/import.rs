@@ -8,7 +8,8 @@
 //! Memory stays flat: rows are staged in chunks, conflicts are found by the
 //! store, and only the first [`REPORTED_MAX`] rejected rows are kept in the
 //! report (all of them are in the rejected file). An xlsx sheet is the
-//! exception: calamine loads it whole (Excel caps a sheet at 1,048,576 rows).
+//! exception: its non-blank cells are loaded whole (Excel caps a sheet at
+//! 1,048,576 rows).
 
 use std::fmt;
 use std::fs::File;
@@ -21,7 +22,7 @@ use serde::Serialize;
 use super::ArchiveError;
 use super::columns::{Column, REJECTED_COLUMN, REJECTED_REASON, REJECTED_ROW};
 use super::reader::CheckedRows;
-use super::row::{Header, RejectReason, RejectedRow, ValidRow};
+use super::row::{Header, RejectReason, RejectedRow, ValidRow, validate};
 use super::source::{Record, Source};
 use crate::desk::AreaCode;
 use crate::store::{ArchiveImport, StagedPhone, StagedRow, Store, unix_millis};
@@ -194,18 +195,7 @@ pub async fn import_file<P: Fn(u64)>(
     path: &Path,
     options: ImportOptions<P>,
 ) -> Result<ImportReport, ArchiveError> {
-    let mut source = Source::open(path)?;
-    let header = find_header(&mut source, path)?;
-    let mut required = vec![Column::Room, Column::Name, Column::Role];
-    if options.community.is_none() {
-        required.push(Column::Community);
-    }
-    if let Some(column) = required.into_iter().find(|c| !header.has(*c)) {
-        return Err(ArchiveError::MissingColumn {
-            path: path.to_path_buf(),
-            column,
-        });
-    }
+    let (source, header) = open_with_header(path, options.community.is_some())?;
     let mut rejections = Rejections {
         file: RejectedFile::new(path, &header, !options.dry_run),
         reported: Vec::new(),
@@ -267,6 +257,60 @@ pub async fn import_file<P: Fn(u64)>(
         dry_run: options.dry_run,
         encoding,
     })
+}
+
+/// What [`check_file`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileCheck {
+    /// Rows that passed every check.
+    pub valid: u64,
+    /// Rows that did not, in file order: the first [`REPORTED_MAX`].
+    pub rejected: Vec<RejectedRow>,
+    /// How many rows did not.
+    pub rejected_count: u64,
+}
+
+/// Reads and checks every row of an archive file as [`import_file`] does,
+/// without a store: no conflicts between rows (the store finds those) and
+/// no rejected file. This is all an import does with the file's bytes;
+/// exposed for fuzzing and benches.
+pub fn check_file(
+    path: &Path,
+    community: Option<&str>,
+    default_area_code: Option<&AreaCode>,
+) -> Result<FileCheck, ArchiveError> {
+    let (mut source, header) = open_with_header(path, community.is_some())?;
+    let mut check = FileCheck::default();
+    while let Some(record) = source.next_record()? {
+        match validate(&header, &record, community, default_area_code) {
+            Ok(_) => check.valid += 1,
+            Err(rejected) => {
+                check.rejected_count += 1;
+                if check.rejected.len() < REPORTED_MAX {
+                    check.rejected.push(rejected);
+                }
+            }
+        }
+    }
+    Ok(check)
+}
+
+/// Opens the file, finds its header and checks that it names the columns
+/// an import needs (小区 only without a default community).
+fn open_with_header(path: &Path, has_community: bool) -> Result<(Source, Header), ArchiveError> {
+    let mut source = Source::open(path)?;
+    let header = find_header(&mut source, path)?;
+    let mut required = vec![Column::Room, Column::Name, Column::Role];
+    if !has_community {
+        required.push(Column::Community);
+    }
+    if let Some(column) = required.into_iter().find(|c| !header.has(*c)) {
+        return Err(ArchiveError::MissingColumn {
+            path: path.to_path_buf(),
+            column,
+        });
+    }
+    Ok((source, header))
 }
 
 fn find_header(source: &mut Source, path: &Path) -> Result<Header, ArchiveError> {
@@ -346,5 +390,69 @@ async fn report_conflicts(
             };
             rejections.add(header, rejected, &conflict.record)?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive");
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(FIXTURES).join(name)
+    }
+
+    #[test]
+    fn a_file_is_checked_row_by_row_without_a_store() {
+        let area = AreaCode::parse("0871").expect("a valid area code");
+        for name in ["good.csv", "good-bom.csv", "good-gbk.csv", "good.xlsx"] {
+            let check = check_file(&fixture(name), None, Some(&area)).expect("a readable archive");
+            assert_eq!((check.valid, check.rejected_count), (5, 0), "{name}");
+        }
+        // Without an area code a local landline cannot be completed.
+        let check = check_file(&fixture("good.csv"), None, None).expect("a readable archive");
+        assert_eq!((check.valid, check.rejected_count), (4, 1));
+        assert_eq!(check.rejected[0].column, Column::Phone);
+        let check = check_file(&fixture("bad.csv"), None, None).expect("a readable archive");
+        // The duplicate of row 3 with another role is a conflict only the
+        // store can see: here it is a valid row.
+        assert_eq!((check.valid, check.rejected_count), (3, 3));
+        let rejected: Vec<(u64, Column)> =
+            check.rejected.iter().map(|r| (r.row, r.column)).collect();
+        assert_eq!(
+            rejected,
+            [(4, Column::Room), (5, Column::Mobile), (6, Column::Role)]
+        );
+    }
+
+    #[test]
+    fn a_file_without_the_columns_an_import_needs_is_refused_before_any_row() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("no-role.csv");
+        std::fs::write(&path, "小区,楼栋,房号,姓名\n金福花园,3,1201,张三\n").expect("written");
+        let error = check_file(&path, None, None).expect_err("no 身份 column");
+        assert!(
+            matches!(
+                error,
+                ArchiveError::MissingColumn {
+                    column: Column::Role,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        // Without a default community the 小区 column is needed too.
+        std::fs::write(&path, "楼栋,房号,姓名,身份\n3,1201,张三,业主\n").expect("written");
+        let check = check_file(&path, Some("金福花园"), None).expect("community given");
+        assert_eq!(check.valid, 1);
+        let error = check_file(&path, None, None).expect_err("no 小区 column");
+        assert!(matches!(
+            error,
+            ArchiveError::MissingColumn {
+                column: Column::Community,
+                ..
+            }
+        ));
     }
 }

@@ -57,7 +57,7 @@ pub use edit::{
     EditError, add_phone, remove_phone, remove_residence, rename_person, set_residence,
 };
 pub use export::export_file;
-pub use import::{ImportOptions, ImportReport, ImportSummary, import_file};
+pub use import::{FileCheck, ImportOptions, ImportReport, ImportSummary, check_file, import_file};
 pub use lookup::{Residence, Resident, ResidentPhone, by_name, by_phone, by_room};
 pub use progress::terminal_progress;
 pub use row::{RejectReason, RejectedRow};
@@ -125,6 +125,14 @@ pub enum ArchiveError {
     },
     #[error("{path}: the workbook has no sheet")]
     NoSheet { path: PathBuf },
+    /// A cell reference beyond Excel's 1,048,576 rows or 16,384 columns:
+    /// no spreadsheet program wrote that file.
+    #[error("{path}: a cell at row {row}, column {column} lies outside any sheet")]
+    CellOutsideSheet {
+        path: PathBuf,
+        row: u64,
+        column: u64,
+    },
     #[error("{path}: not a .csv or .xlsx file")]
     UnsupportedFormat { path: PathBuf },
     #[error(

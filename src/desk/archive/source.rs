@@ -5,12 +5,18 @@
 //! Owns the encoding sniffing and the row numbers a user sees (the line in
 //! the CSV, the row in the sheet, both counting the header). Knows nothing
 //! of what the columns mean.
+//!
+//! A sheet is kept as its non-blank cells, never as calamine's rectangle
+//! from the first used cell to the last: one stray cell at `XFD1048576`
+//! would make that 17 billion cells. An xlsx or xlsb sheet is read cell by
+//! cell for that reason; a cell beyond Excel's last row or column (which a
+//! long cell reference gives, calamine's parser wrapping around) is refused.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use calamine::{Data, Range, Reader};
+use calamine::{Data, Reader, Sheets};
 use encoding_rs::{Encoding, GBK, UTF_8};
 use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
 
@@ -23,6 +29,10 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Largest float that is still an exact integer cell (phone numbers typed
 /// as numbers in Excel): 2^53.
 const EXACT_FLOAT_MAX: f64 = 9_007_199_254_740_992.0;
+/// Rows of an Excel sheet (Excel specifications and limits).
+const SHEET_MAX_ROWS: u32 = 1_048_576;
+/// Columns of an Excel sheet, `A` to `XFD`.
+const SHEET_MAX_COLUMNS: u32 = 16_384;
 
 /// One record of the file: its row number and its fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,9 +42,21 @@ pub(crate) struct Record {
     pub fields: Vec<String>,
 }
 
+/// A non-blank cell of a sheet: 0-based row and column, and its text.
+#[derive(Debug)]
+struct SheetCell {
+    row: u32,
+    column: u32,
+    text: String,
+}
+
 enum Kind {
     Csv(Box<csv::Reader<DecodeReaderBytes<File, Vec<u8>>>>),
-    Sheet { range: Range<Data>, next: usize },
+    /// The sheet's cells in row order, and the first not yet returned.
+    Sheet {
+        cells: Vec<SheetCell>,
+        next: usize,
+    },
 }
 
 /// An open archive file.
@@ -90,20 +112,18 @@ impl Source {
     }
 
     fn open_sheet(path: &Path) -> Result<Source, ArchiveError> {
-        let workbook_error = |source| ArchiveError::Workbook {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut workbook = calamine::open_workbook_auto(path).map_err(workbook_error)?;
-        let range = workbook
-            .worksheet_range_at(0)
-            .ok_or_else(|| ArchiveError::NoSheet {
+        let mut workbook =
+            calamine::open_workbook_auto(path).map_err(|source| ArchiveError::Workbook {
                 path: path.to_path_buf(),
-            })?
-            .map_err(workbook_error)?;
+                source,
+            })?;
+        let mut cells = first_sheet_cells(&mut workbook, path)?;
+        // Cells usually come in row order, but nothing makes them; a cell
+        // given twice keeps its last value, as calamine's range does.
+        cells.sort_by_key(|cell| (cell.row, cell.column));
         Ok(Source {
             path: path.to_path_buf(),
-            kind: Kind::Sheet { range, next: 0 },
+            kind: Kind::Sheet { cells, next: 0 },
             encoding: UTF_8,
         })
     }
@@ -134,28 +154,117 @@ impl Source {
                         fields: record.iter().map(|f| f.trim().to_owned()).collect(),
                     }
                 }
-                Kind::Sheet { range, next } => {
-                    if *next >= range.height() {
-                        return Ok(None);
-                    }
-                    let first = range.start().map_or(0, |(row, _)| u64::from(row));
-                    let first_column = range.start().map_or(0, |(_, col)| col as usize);
-                    // Columns left of the used range are blank, keep positions.
-                    let mut fields = vec![String::new(); first_column];
-                    fields.extend(
-                        (0..range.width())
-                            .map(|col| range.get((*next, col)).map_or(String::new(), cell_text)),
-                    );
-                    let row = first + *next as u64 + 1;
-                    *next += 1;
-                    Record { row, fields }
-                }
+                Kind::Sheet { cells, next } => match sheet_row(cells, next) {
+                    Some(record) => record,
+                    None => return Ok(None),
+                },
             };
             if record.fields.iter().any(|f| !f.is_empty()) {
                 return Ok(Some(record));
             }
         }
     }
+}
+
+/// The non-blank cells of the first sheet, in the order the file has them.
+fn first_sheet_cells(
+    workbook: &mut Sheets<BufReader<File>>,
+    path: &Path,
+) -> Result<Vec<SheetCell>, ArchiveError> {
+    let workbook_error = |source| ArchiveError::Workbook {
+        path: path.to_path_buf(),
+        source,
+    };
+    let no_sheet = || ArchiveError::NoSheet {
+        path: path.to_path_buf(),
+    };
+    let first = workbook
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(no_sheet)?;
+    let mut cells = Vec::new();
+    let mut keep = |position, value: &Data| {
+        if let Some(cell) = SheetCell::new(path, position, value)? {
+            cells.push(cell);
+        }
+        Ok::<(), ArchiveError>(())
+    };
+    match workbook {
+        Sheets::Xlsx(xlsx) => {
+            let mut reader = xlsx
+                .worksheet_cells_reader(&first)
+                .map_err(|e| workbook_error(e.into()))?;
+            while let Some(cell) = reader.next_cell().map_err(|e| workbook_error(e.into()))? {
+                keep(cell.get_position(), &Data::from(cell.get_value().clone()))?;
+            }
+        }
+        Sheets::Xlsb(xlsb) => {
+            let mut reader = xlsb
+                .worksheet_cells_reader(&first)
+                .map_err(|e| workbook_error(e.into()))?;
+            while let Some(cell) = reader.next_cell().map_err(|e| workbook_error(e.into()))? {
+                keep(cell.get_position(), &Data::from(cell.get_value().clone()))?;
+            }
+        }
+        // xls and ods have no cell reader in calamine: their range it is.
+        Sheets::Xls(_) | Sheets::Ods(_) => {
+            let range = workbook
+                .worksheet_range_at(0)
+                .ok_or_else(no_sheet)?
+                .map_err(workbook_error)?;
+            let (top, left) = range.start().unwrap_or_default();
+            for (row, column, value) in range.used_cells() {
+                keep((top + row as u32, left + column as u32), value)?;
+            }
+        }
+    }
+    Ok(cells)
+}
+
+impl SheetCell {
+    /// The cell at `(row, column)` (0-based) if it holds any text; an error
+    /// if it lies outside any sheet.
+    fn new(
+        path: &Path,
+        (row, column): (u32, u32),
+        value: &Data,
+    ) -> Result<Option<SheetCell>, ArchiveError> {
+        if row >= SHEET_MAX_ROWS || column >= SHEET_MAX_COLUMNS {
+            return Err(ArchiveError::CellOutsideSheet {
+                path: path.to_path_buf(),
+                row: u64::from(row) + 1,
+                column: u64::from(column) + 1,
+            });
+        }
+        let text = cell_text(value);
+        Ok((!text.is_empty()).then_some(SheetCell { row, column, text }))
+    }
+}
+
+/// The record of the row of `cells[*next]`, the cells of that row consumed;
+/// `None` after the last row. Each field is at its column's position (blank
+/// ones between and before), up to the row's last cell, as a CSV line has
+/// them; the row number is the sheet's, 1-based.
+fn sheet_row(cells: &mut [SheetCell], next: &mut usize) -> Option<Record> {
+    let row = cells.get(*next)?.row;
+    let end = cells[*next..]
+        .iter()
+        .position(|cell| cell.row != row)
+        .map_or(cells.len(), |len| *next + len);
+    let in_row = &mut cells[*next..end];
+    *next = end;
+    let width = in_row.last().map_or(0, |cell| cell.column as usize + 1);
+    let mut fields = vec![String::new(); width];
+    for cell in in_row {
+        if let Some(field) = fields.get_mut(cell.column as usize) {
+            *field = std::mem::take(&mut cell.text);
+        }
+    }
+    Some(Record {
+        row: u64::from(row) + 1,
+        fields,
+    })
 }
 
 /// UTF-8 when the head has a BOM or is valid UTF-8 (a sequence cut by the
@@ -198,6 +307,70 @@ mod tests {
         let text = "小区".as_bytes();
         assert_eq!(sniff(&text[..4], true), UTF_8);
         assert_eq!(sniff(&text[..4], false), GBK);
+    }
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+    fn records(name: &str) -> Result<Vec<Record>, ArchiveError> {
+        let mut source = Source::open(&Path::new(FIXTURES).join(name))?;
+        let mut records = Vec::new();
+        while let Some(record) = source.next_record()? {
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    fn without_trailing_blanks(mut records: Vec<Record>) -> Vec<Record> {
+        for record in &mut records {
+            while record.fields.last().is_some_and(String::is_empty) {
+                record.fields.pop();
+            }
+        }
+        records
+    }
+
+    #[test]
+    fn a_sheet_reads_as_the_same_rows_as_the_csv_it_was_saved_from() {
+        let sheet = records("archive/good.xlsx").expect("a good workbook");
+        let csv = records("archive/good.csv").expect("a good file");
+        assert_eq!(sheet.len(), 6);
+        assert_eq!(without_trailing_blanks(sheet), without_trailing_blanks(csv));
+    }
+
+    #[test]
+    fn a_stray_cell_at_the_end_of_a_sheet_is_one_more_row_not_a_rectangle() {
+        // XFD1048576 next to A1: calamine's range would be 17 billion cells.
+        let records = records("archive/stray-cell.xlsx").expect("a workbook");
+        assert_eq!(records.len(), 7);
+        let last = records.last().expect("seven rows");
+        assert_eq!(last.row, u64::from(SHEET_MAX_ROWS));
+        assert_eq!(last.fields.len(), SHEET_MAX_COLUMNS as usize);
+        assert_eq!(last.fields.last().map(String::as_str), Some("x"));
+        assert!(records[..6].iter().all(|record| record.fields.len() <= 9));
+    }
+
+    #[test]
+    fn a_cell_reference_past_the_last_column_is_refused_not_wrapped_around() {
+        // `ABCDEFGH7` overflows calamine's column arithmetic (32 bits).
+        let error = records("archive/long-cell-reference.xlsx").expect_err("column out of range");
+        assert!(
+            matches!(error, ArchiveError::CellOutsideSheet { row: 7, .. }),
+            "{error:?}"
+        );
+        // As fuzzing found it: `r="ClineStr"` in a damaged sheet, a panic
+        // before (with overflow checks), now a reference without a row.
+        let error = records("fuzz/archive-xlsx-long-cell-reference.xlsx")
+            .expect_err("no row in the reference");
+        assert!(
+            matches!(
+                error,
+                ArchiveError::Workbook {
+                    source: calamine::Error::Xlsx(_),
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
     }
 
     #[test]
