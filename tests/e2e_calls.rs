@@ -308,17 +308,17 @@ fn malformed_input_gets_400_or_is_dropped_and_the_daemon_goes_on() {
     assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
     assert!(ok.contains("INVITE"), "{ok}");
     // Methods we know but do not serve, and unknown ones.
-    let register = raw_request(
-        "REGISTER",
+    let subscribe = raw_request(
+        "SUBSCRIBE",
         daemon.sip,
         &socket,
-        "CSeq: 4 REGISTER\r\n",
+        "CSeq: 4 SUBSCRIBE\r\n",
         "hotline",
     );
-    assert!(register.starts_with("SIP/2.0 405"), "{register}");
+    assert!(subscribe.starts_with("SIP/2.0 405"), "{subscribe}");
     assert!(
-        register.to_ascii_lowercase().contains("allow:"),
-        "{register}"
+        subscribe.to_ascii_lowercase().contains("allow:"),
+        "{subscribe}"
     );
     let unknown = raw_request(
         "FROBNICATE",
