@@ -76,7 +76,10 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module \
 bin_args=()
 for name in "${targets[@]}"; do bin_args+=(--bin "$name"); done
 echo "building fuzz targets: ${targets[*]}"
-(cd fuzz && cargo build --release --locked --target "$host" "${bin_args[@]}")
+# Not --locked: fuzz/Cargo.lock pins the fuzzing crates, and the daemon's own
+# dependencies (pinned by the top-level Cargo.lock, which the tests build
+# with --locked) are added to it when they change.
+(cd fuzz && cargo build --release --target "$host" "${bin_args[@]}")
 bin_dir="$CARGO_TARGET_DIR/$host/release"
 
 # The scratch files of the targets that read a path (fuzz/src/lib.rs).
