@@ -17,6 +17,17 @@ declare -A PROMPTS=(
     [invalid]="输入有误,请重新选择。"
     [voicemail]="现在无法接通人工服务,请在提示音后留言,按井号键结束。"
     [thanks]="您的留言已记录,我们会尽快与您联系,谢谢您的来电,再见。"
+    [queue]="正在为您转接人工服务,请稍候。"
+    [position_1]="您现在排在第一位,请稍候。"
+    [position_2]="您现在排在第二位,请稍候。"
+    [position_3]="您现在排在第三位,请稍候。"
+    [position_4]="您现在排在第四位,请稍候。"
+    [position_5]="您现在排在第五位,请稍候。"
+    [position_6]="您现在排在第六位,请稍候。"
+    [position_7]="您现在排在第七位,请稍候。"
+    [position_8]="您现在排在第八位,请稍候。"
+    [position_9]="您现在排在第九位,请稍候。"
+    [position_more]="您前面还有多位来电,请耐心等待。"
 )
 
 # espeak-ng settings: Mandarin voice, speed in words per minute.
@@ -58,6 +69,20 @@ done
 sox -R -n -r "$RATE_HZ" -c "$CHANNELS" -b "$BITS" -e signed-integer "$tmp_dir/beep.wav" \
     synth "$BEEP_SECONDS" sine "$BEEP_HZ" fade "$BEEP_FADE_SECONDS" "$BEEP_SECONDS" "$BEEP_FADE_SECONDS"
 convert "$tmp_dir/beep.wav" "$out_dir/beep.wav"
+
+# Hold music: a soft arpeggio (C major, then A minor), 8 s, looped by the
+# daemon while a caller waits or is on hold.
+HOLD_NOTES=(261.63 329.63 392.00 523.25 392.00 329.63 220.00 261.63 329.63 440.00 329.63 261.63)
+HOLD_NOTE_SECONDS=0.6667
+notes=()
+for freq in "${HOLD_NOTES[@]}"; do
+    note="$tmp_dir/note_${#notes[@]}.wav"
+    sox -R -n -r "$RATE_HZ" -c "$CHANNELS" -b "$BITS" -e signed-integer "$note" \
+        synth "$HOLD_NOTE_SECONDS" sine "$freq" fade q 0.05 "$HOLD_NOTE_SECONDS" 0.2 vol 0.5
+    notes+=("$note")
+done
+sox -R "${notes[@]}" "$tmp_dir/hold.wav"
+convert "$tmp_dir/hold.wav" "$out_dir/hold.wav"
 
 for name in "${!PROMPTS[@]}" beep; do
     printf '%-10s %s\n' "$name.wav" "$(soxi -d "$out_dir/$name.wav")"

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::ApiState;
 use super::auth::require_role;
 use super::error::{ApiError, ApiPath, ApiQuery, ErrorBody};
-use crate::desk::call_log::{CallRecord, MAX_PAGE};
+use crate::desk::call_log::{CallLeg, CallRecord, MAX_PAGE};
 use crate::desk::users::{AuthUser, Role};
 
 /// Calls in a page when the query does not say.
@@ -72,6 +72,61 @@ pub(crate) struct CallView {
     duration_ms: Option<i64>,
     recording_sha256: Option<String>,
     node: String,
+    /// When the caller joined and left the queue for an operator.
+    queue_entered_at: Option<DateTime<Utc>>,
+    queue_left_at: Option<DateTime<Utc>>,
+    /// How the wait ended: `answered`, `abandoned`, `voicemail`,
+    /// `max_wait`, `shutdown`.
+    queue_outcome: Option<String>,
+    /// The time waited in the queue, in milliseconds.
+    wait_ms: Option<i64>,
+    /// The user id of the operator who answered.
+    operator_id: Option<String>,
+    /// From the operator's answer to the end of the call, in milliseconds,
+    /// and how much of it was on hold.
+    talk_ms: Option<i64>,
+    hold_ms: Option<i64>,
+    /// Who ended the call: `caller`, `operator` or `hotline`.
+    hung_up_by: Option<String>,
+}
+
+/// A call with the rings of operators' phones it made.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct CallDetail {
+    #[serde(flatten)]
+    call: CallView,
+    /// Each ring of an operator's phone for the call, in order.
+    legs: Vec<CallLegView>,
+}
+
+/// One ring of an operator's phone for a call.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct CallLegView {
+    /// The operator's user id.
+    operator_id: String,
+    /// The phone's registered contact.
+    contact: String,
+    ring_started_at: DateTime<Utc>,
+    answered_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    /// `answered`, `no_answer`, `refused`, `unreachable`, `caller_left`.
+    outcome: String,
+    /// The phone's final response, when it sent one.
+    sip_status: Option<i32>,
+}
+
+impl From<CallLeg> for CallLegView {
+    fn from(leg: CallLeg) -> CallLegView {
+        CallLegView {
+            operator_id: leg.user_id,
+            contact: leg.contact,
+            ring_started_at: time(leg.ring_started_at),
+            answered_at: leg.answered_at.map(time),
+            ended_at: leg.ended_at.map(time),
+            outcome: leg.outcome,
+            sip_status: leg.sip_status,
+        }
+    }
 }
 
 fn time(millis: i64) -> DateTime<Utc> {
@@ -104,6 +159,17 @@ impl From<CallRecord> for CallView {
             duration_ms: call.duration_ms,
             recording_sha256: call.recording_sha256,
             node: call.node,
+            queue_entered_at: call.queue_entered_at.map(time),
+            queue_left_at: call.queue_left_at.map(time),
+            queue_outcome: call.queue_outcome,
+            wait_ms: call
+                .queue_entered_at
+                .zip(call.queue_left_at)
+                .map(|(entered, left)| left.saturating_sub(entered)),
+            operator_id: call.operator_id,
+            talk_ms: call.talk_ms,
+            hold_ms: call.hold_ms,
+            hung_up_by: call.hung_up_by,
         }
     }
 }
@@ -142,7 +208,7 @@ async fn list_calls(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The call's id")),
     responses(
-        (status = 200, description = "The call", body = CallView),
+        (status = 200, description = "The call and the rings of operators' phones it made", body = CallDetail),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not allowed", body = ErrorBody),
         (status = 404, description = "No such call", body = ErrorBody),
@@ -152,7 +218,12 @@ async fn get_call(
     State(state): State<ApiState>,
     user: AuthUser,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<CallView>, ApiError> {
+) -> Result<Json<CallDetail>, ApiError> {
     require_role(&user, Role::Operator)?;
-    Ok(Json(state.calls().get(&id).await?.into()))
+    let call = state.calls().get(&id).await?.into();
+    let legs = state.calls().legs(&id).await?;
+    Ok(Json(CallDetail {
+        call,
+        legs: legs.into_iter().map(CallLegView::from).collect(),
+    }))
 }

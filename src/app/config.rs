@@ -256,9 +256,19 @@ impl Loaded {
             ("voicemail", &files.voicemail),
             ("beep", &files.beep),
             ("thanks", &files.thanks),
+            ("queue", &files.queue),
+            ("hold", &files.hold),
+            ("position_more", &files.position_more),
         ]
         .into_iter()
         .map(|(name, file)| (format!("ivr.prompts.{name}"), dir.join(file)))
+        .chain(
+            files
+                .positions
+                .iter()
+                .enumerate()
+                .map(|(index, file)| (format!("ivr.prompts.positions[{index}]"), dir.join(file))),
+        )
         .collect()
     }
 

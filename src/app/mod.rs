@@ -67,6 +67,22 @@ pub async fn run(
     let http_addr = http_listener.local_addr()?;
     let tickets = Tickets::new(store.clone(), loaded.desk());
     let media_ip = sip_addr.ip();
+    sync_communities(&store, &config.hotline).await?;
+    let bus = Bus::default();
+    let board_shutdown = CancellationToken::new();
+    let (board, board_task) =
+        telephony::start_board(&config.queue, &store, bus.clone(), board_shutdown.clone())
+            .await
+            .context("starting the operators' board")?;
+    let (registrar, registrar_task) = telephony::start_registrar(
+        &config.sip,
+        &config.node,
+        store.clone(),
+        board.clone(),
+        board_shutdown.clone(),
+    )
+    .await
+    .context("starting the registrar")?;
     let services = Arc::new(CallServices {
         store: store.clone(),
         journal: CallJournal::start(store.clone()),
@@ -86,23 +102,11 @@ pub async fn run(
         node: config.node.clone(),
         time_zone: loaded.time_zone(),
         tickets: tickets.clone(),
+        board: board.clone(),
+        queue: config.queue.clone(),
+        endpoint: endpoint.clone(),
+        bus: bus.clone(),
     });
-    sync_communities(&store, &config.hotline).await?;
-    let bus = Bus::default();
-    let board_shutdown = CancellationToken::new();
-    let (board, board_task) =
-        telephony::start_board(&config.queue, &store, bus.clone(), board_shutdown.clone())
-            .await
-            .context("starting the operators' board")?;
-    let (registrar, registrar_task) = telephony::start_registrar(
-        &config.sip,
-        &config.node,
-        store.clone(),
-        board.clone(),
-        board_shutdown.clone(),
-    )
-    .await
-    .context("starting the registrar")?;
     let hotline = tokio::spawn(telephony::run(
         services.clone(),
         registrar,
@@ -187,6 +191,13 @@ fn load_prompts(loaded: &Loaded) -> anyhow::Result<Prompts> {
         voicemail: load("voicemail")?,
         beep: load("beep")?,
         thanks: load("thanks")?,
+        queue: load("queue")?,
+        hold: load("hold")?,
+        positions: (0..loaded.config.ivr.prompts.positions.len())
+            .map(|index| load(&format!("positions[{index}]")))
+            .collect::<anyhow::Result<_>>()?,
+        position_more: load("position_more")?,
+        ringback: telephony::ringback_tone(),
     })
 }
 

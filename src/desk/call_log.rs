@@ -3,7 +3,7 @@
 
 use crate::store::{Store, StoreError};
 
-pub use crate::store::CallRecord;
+pub use crate::store::{CallLeg, CallRecord};
 
 /// Most calls one page may hold.
 pub const MAX_PAGE: u32 = 200;
@@ -39,6 +39,12 @@ impl CallLog {
             .list_calls_page(limit, offset)
             .await
             .map_err(CallLogError::Store)
+    }
+
+    /// The rings of operators' phones for a call, in order (none for a call
+    /// that never waited for an operator).
+    pub async fn legs(&self, id: &str) -> Result<Vec<CallLeg>, CallLogError> {
+        self.store.call_legs(id).await.map_err(CallLogError::Store)
     }
 
     /// One call by id.

@@ -30,6 +30,32 @@ pub struct CallEnd {
     pub sip_status: Option<i32>,
     pub duration_ms: Option<i64>,
     pub recording_sha256: Option<String>,
+    /// `caller`, `operator` or `hotline` (a call never answered: none).
+    pub hung_up_by: Option<String>,
+}
+
+/// A call's time in the queue for an operator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSpan {
+    pub entered_at: i64,
+    pub left_at: i64,
+    /// `answered`, `abandoned`, `voicemail`, `max_wait`, `shutdown`.
+    pub outcome: String,
+}
+
+/// One ring of an operator's phone for a call, as it ended.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CallLeg {
+    pub id: String,
+    pub call_id: String,
+    pub user_id: String,
+    pub contact: String,
+    pub ring_started_at: i64,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    /// `answered`, `no_answer`, `refused`, `unreachable`, `caller_left`.
+    pub outcome: String,
+    pub sip_status: Option<i32>,
 }
 
 /// A call record as stored.
@@ -62,6 +88,15 @@ pub struct CallRecord {
     pub caller_name: Option<String>,
     /// The matched person's rooms, canonical, separated by `、`.
     pub caller_rooms: Option<String>,
+    pub queue_entered_at: Option<i64>,
+    pub queue_left_at: Option<i64>,
+    pub queue_outcome: Option<String>,
+    /// The user id of the operator who answered.
+    pub operator_id: Option<String>,
+    /// From the operator's answer to the end, and the part of it on hold.
+    pub talk_ms: Option<i64>,
+    pub hold_ms: Option<i64>,
+    pub hung_up_by: Option<String>,
 }
 
 /// What the archive said about a caller.
@@ -76,7 +111,8 @@ pub struct CallerMatch {
 const CALL_COLUMNS: &str = "id, sip_call_id, direction, caller_raw, caller, dialled, community, \
      offered_at, answered_at, ended_at, end_reason, end_code, sip_status, menu_digit, \
      menu_choice, voicemail_start_ms, voicemail_end_ms, recording_path, duration_ms, \
-     recording_sha256, node, caller_match, caller_person_id, caller_name, caller_rooms";
+     recording_sha256, node, caller_match, caller_person_id, caller_name, caller_rooms, \
+     queue_entered_at, queue_left_at, queue_outcome, operator_id, talk_ms, hold_ms, hung_up_by";
 
 fn call_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
     Ok(CallRecord {
@@ -105,6 +141,13 @@ fn call_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
         caller_person_id: row.try_get("caller_person_id")?,
         caller_name: row.try_get("caller_name")?,
         caller_rooms: row.try_get("caller_rooms")?,
+        queue_entered_at: row.try_get("queue_entered_at")?,
+        queue_left_at: row.try_get("queue_left_at")?,
+        queue_outcome: row.try_get("queue_outcome")?,
+        operator_id: row.try_get("operator_id")?,
+        talk_ms: row.try_get("talk_ms")?,
+        hold_ms: row.try_get("hold_ms")?,
+        hung_up_by: row.try_get("hung_up_by")?,
     })
 }
 
@@ -137,6 +180,18 @@ pub enum CallWrite {
         start_ms: i64,
         end_ms: i64,
     },
+    /// The call waited in the queue for an operator.
+    Queued { id: String, span: QueueSpan },
+    /// An operator's phone rang for the call; written when its ring (or
+    /// its conversation) is over.
+    Leg(CallLeg),
+    /// An operator talked to the caller.
+    Talked {
+        id: String,
+        operator_id: String,
+        talk_ms: i64,
+        hold_ms: i64,
+    },
     /// The call is over.
     Ended { id: String, end: CallEnd },
 }
@@ -149,7 +204,10 @@ impl CallWrite {
             CallWrite::Answered { id, .. }
             | CallWrite::MenuChoice { id, .. }
             | CallWrite::Voicemail { id, .. }
+            | CallWrite::Queued { id, .. }
+            | CallWrite::Talked { id, .. }
             | CallWrite::Ended { id, .. } => id,
+            CallWrite::Leg(leg) => &leg.call_id,
         }
     }
 
@@ -221,10 +279,60 @@ impl CallWrite {
                 .await?;
                 expect_one(done.rows_affected(), id)
             }
+            CallWrite::Queued { id, span } => {
+                let done = sqlx::query(
+                    "UPDATE calls SET queue_entered_at = $2, queue_left_at = $3, \
+                     queue_outcome = $4 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(span.entered_at)
+                .bind(span.left_at)
+                .bind(&span.outcome)
+                .execute(conn)
+                .await?;
+                expect_one(done.rows_affected(), id)
+            }
+            CallWrite::Leg(leg) => {
+                sqlx::query(
+                    "INSERT INTO call_legs (id, call_id, user_id, contact, ring_started_at, \
+                     answered_at, ended_at, outcome, sip_status) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&leg.id)
+                .bind(&leg.call_id)
+                .bind(&leg.user_id)
+                .bind(&leg.contact)
+                .bind(leg.ring_started_at)
+                .bind(leg.answered_at)
+                .bind(leg.ended_at)
+                .bind(&leg.outcome)
+                .bind(leg.sip_status)
+                .execute(conn)
+                .await?;
+                Ok(())
+            }
+            CallWrite::Talked {
+                id,
+                operator_id,
+                talk_ms,
+                hold_ms,
+            } => {
+                let done = sqlx::query(
+                    "UPDATE calls SET operator_id = $2, talk_ms = $3, hold_ms = $4 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(operator_id)
+                .bind(*talk_ms)
+                .bind(*hold_ms)
+                .execute(conn)
+                .await?;
+                expect_one(done.rows_affected(), id)
+            }
             CallWrite::Ended { id, end } => {
                 let done = sqlx::query(
                     "UPDATE calls SET ended_at = $2, end_reason = $3, end_code = $4, \
-                     sip_status = $5, duration_ms = $6, recording_sha256 = $7 WHERE id = $1",
+                     sip_status = $5, duration_ms = $6, recording_sha256 = $7, hung_up_by = $8 \
+                     WHERE id = $1",
                 )
                 .bind(id)
                 .bind(end.ended_at)
@@ -233,6 +341,7 @@ impl CallWrite {
                 .bind(end.sip_status)
                 .bind(end.duration_ms)
                 .bind(&end.recording_sha256)
+                .bind(&end.hung_up_by)
                 .execute(conn)
                 .await?;
                 expect_one(done.rows_affected(), id)
@@ -357,6 +466,51 @@ impl Store {
         Ok(rows.iter().map(call_from_row).collect::<Result<_, _>>()?)
     }
 
+    /// The rings of operators' phones for a call, in order.
+    pub async fn call_legs(&self, call_id: &str) -> Result<Vec<CallLeg>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, call_id, user_id, contact, ring_started_at, answered_at, ended_at, \
+             outcome, sip_status FROM call_legs WHERE call_id = $1 ORDER BY ring_started_at, id",
+        )
+        .bind(call_id)
+        .fetch_all(self.pool())
+        .await?;
+        let leg = |row: &AnyRow| -> Result<CallLeg, sqlx::Error> {
+            Ok(CallLeg {
+                id: row.try_get("id")?,
+                call_id: row.try_get("call_id")?,
+                user_id: row.try_get("user_id")?,
+                contact: row.try_get("contact")?,
+                ring_started_at: row.try_get("ring_started_at")?,
+                answered_at: row.try_get("answered_at")?,
+                ended_at: row.try_get("ended_at")?,
+                outcome: row.try_get("outcome")?,
+                sip_status: row.try_get("sip_status")?,
+            })
+        };
+        Ok(rows.iter().map(leg).collect::<Result<_, _>>()?)
+    }
+
+    /// The latest calls from this caller (canonical number) before the call
+    /// `except`, newest first: the screen pop's history.
+    pub async fn recent_calls_of(
+        &self,
+        caller: &str,
+        except: &str,
+        limit: u32,
+    ) -> Result<Vec<CallRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE caller = $1 AND id <> $2 \
+             ORDER BY offered_at DESC, id DESC LIMIT $3"
+        ))
+        .bind(caller)
+        .bind(except)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(call_from_row).collect::<Result<_, _>>()?)
+    }
+
     /// Calls of this node that never ended: left behind by a crash.
     pub async fn unfinished_calls(&self, node: &str) -> Result<Vec<CallRecord>, StoreError> {
         let rows = sqlx::query(&format!(
@@ -429,6 +583,7 @@ mod tests {
                 sip_status: Some(200),
                 duration_ms: Some(18_000),
                 recording_sha256: Some("ab".repeat(32)),
+                hung_up_by: Some("caller".into()),
             };
             store.call_ended("c1", &end).await.expect("ended");
             let call = store.call("c1").await.expect("get");
@@ -440,6 +595,92 @@ mod tests {
             assert_eq!(call.recording_sha256, end.recording_sha256);
             assert_eq!(call.caller_match.as_deref(), Some("person"));
             assert_eq!(call.caller_rooms.as_deref(), Some("3栋2单元1201"));
+            assert_eq!(call.hung_up_by.as_deref(), Some("caller"));
+        }
+    }
+
+    #[tokio::test]
+    async fn the_queue_the_rings_and_the_talk_are_kept_on_both_engines() {
+        for store in testing::stores().await {
+            store
+                .insert_user(&crate::store::NewUser {
+                    id: "u1".into(),
+                    username: "zhang".into(),
+                    display_name: None,
+                    role: "operator".into(),
+                    password_hash: "x".into(),
+                    created_at: 1,
+                })
+                .await
+                .expect("user");
+            store
+                .insert_call(&new_call("c0", 500))
+                .await
+                .expect("older");
+            store
+                .insert_call(&new_call("c1", 1_000))
+                .await
+                .expect("insert");
+            let span = QueueSpan {
+                entered_at: 3_000,
+                left_at: 9_000,
+                outcome: "answered".into(),
+            };
+            let leg = |id: &str, at: i64, outcome: &str| CallLeg {
+                id: id.into(),
+                call_id: "c1".into(),
+                user_id: "u1".into(),
+                contact: "sip:zhang@127.0.0.1:5062".into(),
+                ring_started_at: at,
+                answered_at: (outcome == "answered").then_some(at + 1_000),
+                ended_at: Some(at + 2_000),
+                outcome: outcome.into(),
+                sip_status: (outcome == "refused").then_some(486),
+            };
+            for write in [
+                CallWrite::Queued {
+                    id: "c1".into(),
+                    span,
+                },
+                CallWrite::Leg(leg("l2", 6_000, "answered")),
+                CallWrite::Leg(leg("l1", 4_000, "refused")),
+                CallWrite::Talked {
+                    id: "c1".into(),
+                    operator_id: "u1".into(),
+                    talk_ms: 30_000,
+                    hold_ms: 5_000,
+                },
+            ] {
+                store.write_call(&write).await.expect("write");
+            }
+            let call = store.call("c1").await.expect("get");
+            assert_eq!(
+                (call.queue_entered_at, call.queue_left_at),
+                (Some(3_000), Some(9_000))
+            );
+            assert_eq!(call.queue_outcome.as_deref(), Some("answered"));
+            assert_eq!(call.operator_id.as_deref(), Some("u1"));
+            assert_eq!((call.talk_ms, call.hold_ms), (Some(30_000), Some(5_000)));
+            let legs = store.call_legs("c1").await.expect("legs");
+            let outcomes: Vec<&str> = legs.iter().map(|l| l.outcome.as_str()).collect();
+            assert_eq!(outcomes, ["refused", "answered"], "in ring order");
+            assert_eq!(legs[0].sip_status, Some(486));
+            let recent = store
+                .recent_calls_of("+8613812345678", "c1", 5)
+                .await
+                .expect("recent");
+            let ids: Vec<&str> = recent.iter().map(|c| c.id.as_str()).collect();
+            assert_eq!(ids, ["c0"], "the call itself is not its own history");
+            let missing = CallWrite::Talked {
+                id: "nope".into(),
+                operator_id: "u1".into(),
+                talk_ms: 1,
+                hold_ms: 0,
+            };
+            assert!(matches!(
+                store.write_call(&missing).await,
+                Err(StoreError::NotFound { .. })
+            ));
         }
     }
 

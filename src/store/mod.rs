@@ -29,7 +29,7 @@ pub use archive::{
     LOOKUP_LIMIT, RoomQuery,
 };
 pub use archive_import::{ArchiveImport, ConflictRow, ImportCounts, StagedPhone, StagedRow};
-pub use calls::{CallEnd, CallRecord, CallWrite, CallerMatch, NewCall};
+pub use calls::{CallEnd, CallLeg, CallRecord, CallWrite, CallerMatch, NewCall, QueueSpan};
 pub use config::StoreConfig;
 pub use error::StoreError;
 pub use journal::CallJournal;

@@ -4,6 +4,7 @@
 
 use tracing::{debug, info};
 
+use crate::desk::archive::Resident;
 use crate::desk::{AreaCode, VoiceMessageReporter, archive};
 use crate::store::CallerMatch;
 
@@ -14,6 +15,8 @@ use super::service::CallServices;
 pub(super) struct Caller {
     pub(super) stored: CallerMatch,
     pub(super) reporter: VoiceMessageReporter,
+    /// Everyone the archive knows with that number (the screen pop's).
+    pub(super) people: Vec<Resident>,
 }
 
 /// Looks the caller up in the owner archive (the screen pop's question);
@@ -29,6 +32,7 @@ pub(super) async fn look_up_caller(
             ..CallerMatch::default()
         },
         reporter: VoiceMessageReporter::default(),
+        people: Vec::new(),
     };
     let people = match archive::by_phone(&services.store, caller_raw, area_code).await {
         Ok(people) => people,
@@ -63,6 +67,7 @@ pub(super) async fn look_up_caller(
             person_id: Some(first.id.clone()),
             room: first.residences.first().map(|r| r.address.clone()),
         },
+        people,
     }
 }
 

@@ -191,6 +191,14 @@ pub struct PromptFiles {
     pub voicemail: PathBuf,
     pub beep: PathBuf,
     pub thanks: PathBuf,
+    /// When the caller joins the queue for an operator.
+    pub queue: PathBuf,
+    /// Looped while a caller waits in the queue or is on hold.
+    pub hold: PathBuf,
+    /// The caller's place in the queue: the first file for the first
+    /// place, and so on; a place past the list plays `position_more`.
+    pub positions: Vec<PathBuf>,
+    pub position_more: PathBuf,
 }
 
 impl Default for PromptFiles {
@@ -202,6 +210,12 @@ impl Default for PromptFiles {
             voicemail: "voicemail.wav".into(),
             beep: "beep.wav".into(),
             thanks: "thanks.wav".into(),
+            queue: "queue.wav".into(),
+            hold: "hold.wav".into(),
+            positions: (1..=9)
+                .map(|place| format!("position_{place}.wav").into())
+                .collect(),
+            position_more: "position_more.wav".into(),
         }
     }
 }

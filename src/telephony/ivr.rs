@@ -1,8 +1,10 @@
 //! The IVR flow of an inbound call, as a sans-IO state machine: greeting →
 //! menu (a digit pre-classifies the call; no or a wrong digit repeats the
-//! menu, then the call is taken as "other") → voice-message prompt (the end
-//! key skips it) → beep → the caller speaks until the end key, the time
-//! limit or hang-up → thanks → hang up.
+//! menu, then the call is taken as "other") → for the choices that go to a
+//! person, the queue for an operator (the call task's; the IVR waits and
+//! takes the voice message when nobody can answer) → voice-message prompt
+//! (the end key skips it) → beep → the caller speaks until the end key, the
+//! time limit or hang-up → thanks → hang up.
 //!
 //! It takes events (a prompt finished, a digit, a timer fired) and returns
 //! actions (play this prompt, start a timer, store the choice, mark the
@@ -41,6 +43,9 @@ pub enum IvrEvent {
     Digit(char),
     /// The timer with this generation fired.
     Timer(u32),
+    /// The queue gave the call up (nobody could answer, or it waited too
+    /// long): the caller is to leave a voice message.
+    NoOperator,
 }
 
 /// What the call task is to do.
@@ -53,6 +58,9 @@ pub enum IvrAction {
     StartTimer { after: Duration, generation: u32 },
     /// Store the caller's menu choice.
     MenuChosen(Choice),
+    /// Put the caller in the queue for an operator; the IVR waits until
+    /// [`IvrEvent::NoOperator`] (or the call ends).
+    Queue,
     /// The voice message starts now.
     VoicemailStarted,
     /// The voice message ended now.
@@ -76,6 +84,8 @@ enum State {
     AwaitDigit {
         attempt: u32,
     },
+    /// In the queue for an operator, or talking to one.
+    Queued,
     VoicemailPrompt,
     Beep,
     Recording,
@@ -90,6 +100,8 @@ pub struct Ivr {
     generation: u32,
     menu: IvrConfig,
     voicemail: VoicemailConfig,
+    /// The choices that put the caller in the queue.
+    queued: Vec<MenuChoice>,
 }
 
 impl Ivr {
@@ -100,7 +112,15 @@ impl Ivr {
             generation: 0,
             menu,
             voicemail,
+            queued: Vec::new(),
         }
+    }
+
+    /// The same flow, where these choices put the caller in the queue for
+    /// an operator instead of the voice message.
+    pub fn with_queue(mut self, choices: Vec<MenuChoice>) -> Ivr {
+        self.queued = choices;
+        self
     }
 
     /// The actions at answer time.
@@ -156,6 +176,10 @@ impl Ivr {
                 if generation == self.generation =>
             {
                 self.next_attempt(attempt, false)
+            }
+            (State::Queued, IvrEvent::NoOperator) => {
+                self.state = State::VoicemailPrompt;
+                vec![IvrAction::Play(PromptId::Voicemail)]
             }
             (State::VoicemailPrompt, IvrEvent::PromptFinished) => self.beep(),
             // A caller who knows the prompt skips it with the end key; the
@@ -223,9 +247,11 @@ impl Ivr {
     }
 
     fn chosen(&mut self, choice: Choice) -> Vec<IvrAction> {
-        // Until operators exist every call ends in the voice-message flow,
-        // whatever was chosen (operator included).
         self.generation = self.generation.wrapping_add(1);
+        if matches!(choice, Choice::Digit(_, menu) if self.queued.contains(&menu)) {
+            self.state = State::Queued;
+            return vec![IvrAction::MenuChosen(choice), IvrAction::Queue];
+        }
         self.state = State::VoicemailPrompt;
         vec![
             IvrAction::MenuChosen(choice),
@@ -306,6 +332,48 @@ mod tests {
             IvrAction::StartTimer { after, .. } if after == Duration::from_secs(120)
         ));
         assert!(ivr.is_recording());
+    }
+
+    #[test]
+    fn a_queued_choice_waits_for_an_operator_and_falls_back_to_the_voice_message() {
+        let mut ivr = ivr().with_queue(vec![MenuChoice::Operator, MenuChoice::Complaint]);
+        ivr.start();
+        ivr.handle(IvrEvent::PromptFinished);
+        assert_eq!(
+            ivr.handle(IvrEvent::Digit('0')),
+            [
+                IvrAction::MenuChosen(Choice::Digit('0', MenuChoice::Operator)),
+                IvrAction::Queue
+            ]
+        );
+        // While queued, digits, prompt ends and old timers change nothing.
+        for event in [
+            IvrEvent::Digit('1'),
+            IvrEvent::Digit('#'),
+            IvrEvent::PromptFinished,
+            IvrEvent::Timer(0),
+        ] {
+            assert_eq!(ivr.handle(event), []);
+        }
+        assert_eq!(
+            ivr.handle(IvrEvent::NoOperator),
+            [IvrAction::Play(PromptId::Voicemail)]
+        );
+        assert_eq!(
+            ivr.handle(IvrEvent::PromptFinished),
+            [IvrAction::Play(PromptId::Beep)]
+        );
+        // A choice that does not queue goes to the voice message at once,
+        // and NoOperator outside the queue changes nothing.
+        let mut ivr = ivr_queued_operator_only();
+        ivr.start();
+        let actions = ivr.handle(IvrEvent::Digit('2'));
+        assert_eq!(actions[1], IvrAction::Play(PromptId::Voicemail));
+        assert_eq!(ivr.handle(IvrEvent::NoOperator), []);
+    }
+
+    fn ivr_queued_operator_only() -> Ivr {
+        ivr().with_queue(vec![MenuChoice::Operator])
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod ivr;
 mod operators;
 mod record;
 mod recovery;
+mod screen_pop;
 mod service;
 mod voicemail;
 
@@ -27,4 +28,4 @@ pub use operators::{
     QueueEvent, RegistrarError, RegistrarHandle, WaitingCall, start_board, start_registrar,
 };
 pub use recovery::recover;
-pub use service::{CallServices, Prompts, run};
+pub use service::{CallServices, Prompts, ringback_tone, run};

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use crate::desk::{EndReason, VoiceMessageReporter};
 use crate::sip::StatusCode;
-use crate::store::{CallEnd, CallWrite, unix_millis};
+use crate::store::{CallEnd, CallLeg, CallWrite, MissedCallback, QueueSpan, unix_millis};
 
 use super::failure::CallFailure;
 use super::service::CallServices;
@@ -85,22 +85,72 @@ impl CallRecordWriter {
         }
     }
 
-    pub(super) async fn ended(
-        &mut self,
-        ended_at: SystemTime,
-        reason: EndReason,
-        failure: Option<CallFailure>,
-        status: Option<StatusCode>,
-        duration_ms: Option<i64>,
-        sha256: Option<String>,
-    ) {
+    /// The call's time in the queue.
+    pub(super) async fn queued(&self, span: QueueSpan) {
+        let write = CallWrite::Queued {
+            id: self.id.clone(),
+            span,
+        };
+        if let Err(err) = self.services.journal.queue(write).await {
+            warn!(%err, "cannot store the call's time in the queue");
+        }
+    }
+
+    /// One ring of an operator's phone, as it ended.
+    pub(super) async fn leg(&self, leg: CallLeg) {
+        if let Err(err) = self.services.journal.queue(CallWrite::Leg(leg)).await {
+            warn!(%err, "cannot store a ring of an operator's phone");
+        }
+    }
+
+    /// Who talked to the caller, for how long, and how much of it on hold.
+    pub(super) async fn talked(&self, operator_id: &str, talk_ms: i64, hold_ms: i64) {
+        let write = CallWrite::Talked {
+            id: self.id.clone(),
+            operator_id: operator_id.to_string(),
+            talk_ms,
+            hold_ms,
+        };
+        if let Err(err) = self.services.journal.queue(write).await {
+            warn!(%err, "cannot store the conversation's times");
+        }
+    }
+
+    /// The caller gave up waiting (放弃呼叫): a missed-call callback is owed.
+    /// Written after the call record's end, which it refers to.
+    pub(super) async fn missed(&self, number: &str, community: &str) {
+        let entry = MissedCallback {
+            id: uuid::Uuid::now_v7().to_string(),
+            number: number.to_string(),
+            call_id: self.id.clone(),
+            community: Some(community.to_string()),
+            at: unix_millis(SystemTime::now()),
+        };
+        match self.services.store.insert_missed_callback(&entry).await {
+            Ok(true) => info!("missed call: callback owed"),
+            Ok(false) => {}
+            Err(err) => warn!(%err, "cannot store the missed-call callback"),
+        }
+    }
+
+    pub(super) async fn ended(&mut self, ended: Ended) {
+        let Ended {
+            at,
+            reason,
+            failure,
+            status,
+            duration_ms,
+            sha256,
+            hung_up_by,
+        } = ended;
         let end = CallEnd {
-            ended_at: unix_millis(ended_at),
+            ended_at: unix_millis(at),
             end_reason: reason.as_str().to_string(),
             end_code: failure.map(|failure| failure.code().to_string()),
             sip_status: status.map(|s| i32::from(s.0)),
             duration_ms,
             recording_sha256: sha256,
+            hung_up_by: hung_up_by.map(|side| side.as_str().to_string()),
         };
         info!(%reason, code = failure.map(CallFailure::code), "call ended");
         let write = CallWrite::Ended {
@@ -109,6 +159,37 @@ impl CallRecordWriter {
         };
         if let Err(err) = self.services.journal.write(write).await {
             warn!(%err, "cannot finish the call record");
+        }
+    }
+}
+
+/// How a call ended, as its record keeps it.
+#[derive(Debug)]
+pub(super) struct Ended {
+    pub(super) at: SystemTime,
+    pub(super) reason: EndReason,
+    pub(super) failure: Option<CallFailure>,
+    /// The final status the caller got to its INVITE.
+    pub(super) status: Option<StatusCode>,
+    pub(super) duration_ms: Option<i64>,
+    pub(super) sha256: Option<String>,
+    pub(super) hung_up_by: Option<Side>,
+}
+
+/// Who ended a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Side {
+    Caller,
+    Operator,
+    Hotline,
+}
+
+impl Side {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Side::Caller => "caller",
+            Side::Operator => "operator",
+            Side::Hotline => "hotline",
         }
     }
 }

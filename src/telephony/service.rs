@@ -12,16 +12,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::desk::Tickets;
+use crate::events::Bus;
 use crate::media::{Dbfs, MediaEngine, Prompt, RtpPortPool};
 use crate::recording::{CallRecorder, RecordingService};
-use crate::sip::{ALLOW, Incoming, NonInviteServer, StatusCode};
+use crate::sip::{ALLOW, Endpoint, Incoming, NonInviteServer, StatusCode};
 use crate::store::{CallJournal, Store};
 
 use super::config::{HotlineConfig, IvrConfig, VoicemailConfig};
 use super::content::ACCEPT;
 use super::inbound;
 use super::ivr::PromptId;
-use super::operators::RegistrarHandle;
+use super::operators::{Board, QueueConfig, RegistrarHandle};
 
 /// The loaded prompts.
 #[derive(Debug, Clone)]
@@ -32,9 +33,37 @@ pub struct Prompts {
     pub voicemail: Prompt,
     pub beep: Prompt,
     pub thanks: Prompt,
+    /// Joining the queue for an operator.
+    pub queue: Prompt,
+    /// Music looped while waiting or on hold.
+    pub hold: Prompt,
+    /// The caller's place in the queue, from the first.
+    pub positions: Vec<Prompt>,
+    /// A place past `positions`.
+    pub position_more: Prompt,
+    /// What a caller hears while an operator's phone rings.
+    pub ringback: Prompt,
+}
+
+/// The ringback tone of Chinese networks (GB 16838: 450 Hz, 1 s on, 4 s
+/// off), one cadence, to be looped.
+pub fn ringback_tone() -> Prompt {
+    const ON: Duration = Duration::from_secs(1);
+    const CADENCE_SAMPLES: usize = 5 * 8000;
+    let mut samples = Prompt::tone("ringback", 450.0, ON).samples().to_vec();
+    samples.resize(CADENCE_SAMPLES, 0);
+    Prompt::from_samples("ringback", samples)
 }
 
 impl Prompts {
+    /// The announcement of a place in the queue (1 is the first).
+    pub(crate) fn position(&self, place: usize) -> &Prompt {
+        place
+            .checked_sub(1)
+            .and_then(|index| self.positions.get(index))
+            .unwrap_or(&self.position_more)
+    }
+
     /// The prompt an IVR step plays.
     pub(crate) fn get(&self, id: PromptId) -> &Prompt {
         match id {
@@ -74,6 +103,13 @@ pub struct CallServices {
     pub time_zone: chrono_tz::Tz,
     /// Voice messages become work orders here.
     pub tickets: Tickets,
+    /// Who answers: the queue of waiting calls and the operators.
+    pub board: Board,
+    pub queue: QueueConfig,
+    /// Places the calls to operators' phones.
+    pub endpoint: Endpoint,
+    /// Where the screen pop and the calls' events go.
+    pub bus: Bus,
 }
 
 /// Serves calls until `shutdown` is cancelled, then hangs up the calls in

@@ -10,18 +10,20 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::media::MediaEvent;
+use crate::sip::sdp::Negotiated;
 use crate::sip::{ALLOW, DialogEvent, NonInviteServer, ReInvite, StatusCode};
 
-use super::super::config::MENU_CHOICE_OTHER;
+use super::super::config::{MENU_CHOICE_OTHER, MenuChoice};
 use super::super::content::{self, DTMF_RELAY};
 use super::super::failure::CallFailure;
 use super::super::ivr::{Choice, Ivr, IvrAction, IvrEvent};
-use super::super::record::CallRecordWriter;
+use super::super::record::{CallRecordWriter, Side};
 use super::super::service::CallServices;
 use super::super::voicemail::{MessageOutcome, VoiceMessage};
 use super::Ending;
 use super::answer::Answered;
-use super::offer;
+use super::offer::{self, LocalMedia};
+use super::queue::{self, CallerInfo, Waited};
 
 /// What an answered call came to.
 pub(super) struct Outcome {
@@ -34,6 +36,16 @@ pub(super) struct Outcome {
     /// Whether a voice message was left, and whether it is one (a work
     /// order) or empty.
     pub(super) message: MessageOutcome,
+    pub(super) hung_up_by: Side,
+}
+
+/// What carrying out the IVR's actions came to.
+enum Performed {
+    /// The call goes on; these actions follow (the IVR's answer to what
+    /// the queue came to).
+    Next(Vec<IvrAction>),
+    /// The call is over.
+    Over(Ending, Side),
 }
 
 /// What one event asks of the conversation.
@@ -58,8 +70,11 @@ enum Happened {
 
 /// The conversation's own state besides the IVR.
 struct Conversation<'a> {
-    services: &'a CallServices,
+    services: &'a Arc<CallServices>,
     record: &'a CallRecordWriter,
+    caller: &'a CallerInfo,
+    /// The menu choice's code, once made.
+    menu_choice: Option<&'static str>,
     call: Answered,
     ivr: Ivr,
     /// The IVR's single timer: when it fires and its generation.
@@ -72,21 +87,36 @@ struct Conversation<'a> {
 pub(super) async fn converse(
     services: &Arc<CallServices>,
     record: &CallRecordWriter,
+    caller: &CallerInfo,
     call: Answered,
     shutdown: &CancellationToken,
 ) -> Outcome {
+    let queued = MenuChoice::ALL
+        .into_iter()
+        .filter(|choice| services.queue.queues(choice.code()))
+        .collect();
     let mut conversation = Conversation {
         services,
         record,
+        caller,
+        menu_choice: None,
         call,
-        ivr: Ivr::new(services.ivr.clone(), services.voicemail.clone()),
+        ivr: Ivr::new(services.ivr.clone(), services.voicemail.clone()).with_queue(queued),
         timer: None,
         message: VoiceMessage::default(),
     };
     let mut pending = conversation.ivr.start();
-    let ending = loop {
-        if conversation.perform(std::mem::take(&mut pending)).await {
-            break Ending::HOTLINE_HANG_UP;
+    let (ending, hung_up_by) = loop {
+        match conversation
+            .perform(std::mem::take(&mut pending), shutdown)
+            .await
+        {
+            Performed::Over(ending, side) => break (ending, side),
+            Performed::Next(next) if !next.is_empty() => {
+                pending = next;
+                continue;
+            }
+            Performed::Next(_) => {}
         }
         match conversation.next_step(shutdown).await {
             Step::Ivr(event) => pending = conversation.ivr.handle(event),
@@ -96,19 +126,29 @@ pub(super) async fn converse(
                 if bye {
                     drop(conversation.call.dialog.bye().await);
                 }
-                break ending;
+                let side = if ending == Ending::CALLER_HANG_UP {
+                    Side::Caller
+                } else {
+                    Side::Hotline
+                };
+                break (ending, side);
             }
         }
     };
     let ended_at = SystemTime::now();
     let message = conversation.message.outcome(&services.voicemail);
-    finish(conversation.call, ending, ended_at, message).await
+    let mut outcome = finish(conversation.call, ending, ended_at, message).await;
+    outcome.hung_up_by = hung_up_by;
+    outcome
 }
 
 impl Conversation<'_> {
-    /// Carries out the IVR's actions; true when the call is over (the IVR
-    /// hung up or has nothing more to do).
-    async fn perform(&mut self, actions: Vec<IvrAction>) -> bool {
+    /// Carries out the IVR's actions, the wait for an operator included.
+    async fn perform(
+        &mut self,
+        actions: Vec<IvrAction>,
+        shutdown: &CancellationToken,
+    ) -> Performed {
         for action in actions {
             match action {
                 IvrAction::Play(id) => self.call.media.play(self.services.prompts.get(id).clone()),
@@ -121,7 +161,28 @@ impl Conversation<'_> {
                         Choice::Other => (None, MENU_CHOICE_OTHER),
                     };
                     info!(choice = code, "menu choice");
+                    self.menu_choice = Some(code);
                     self.record.menu_choice(digit.as_deref(), code).await;
+                }
+                IvrAction::Queue => {
+                    let waited = queue::wait_for_operator(
+                        self.services,
+                        self.record,
+                        self.caller,
+                        self.menu_choice,
+                        &mut self.call,
+                        shutdown,
+                    )
+                    .await;
+                    return match waited {
+                        Waited::NoOperator => {
+                            Performed::Next(self.ivr.handle(IvrEvent::NoOperator))
+                        }
+                        Waited::Over { ending, hung_up_by } => {
+                            self.ivr.hung_up();
+                            Performed::Over(ending, hung_up_by)
+                        }
+                    };
                 }
                 IvrAction::VoicemailStarted => {
                     let at = elapsed_ms(self.call.answered_at);
@@ -132,11 +193,15 @@ impl Conversation<'_> {
                     if let Err(err) = self.call.dialog.bye().await {
                         info!(%err, "our BYE was not answered");
                     }
-                    return true;
+                    return Performed::Over(Ending::HOTLINE_HANG_UP, Side::Hotline);
                 }
             }
         }
-        self.ivr.is_done()
+        if self.ivr.is_done() {
+            Performed::Over(Ending::HOTLINE_HANG_UP, Side::Hotline)
+        } else {
+            Performed::Next(Vec::new())
+        }
     }
 
     /// Waits for the next thing that happens to the call and says what it
@@ -178,10 +243,7 @@ impl Conversation<'_> {
                 digit.map_or(Step::Continue, |digit| Step::Ivr(IvrEvent::Digit(digit)))
             }
             Some(DialogEvent::Other(other)) => {
-                let allow = vec![("Allow".to_string(), ALLOW.to_string())];
-                other
-                    .respond(StatusCode::METHOD_NOT_ALLOWED, allow, None)
-                    .await;
+                refuse_in_dialog(other).await;
                 Step::Continue
             }
         }
@@ -204,30 +266,58 @@ impl Conversation<'_> {
     /// Hold and resume (RFC 3264 §8.4): answer the direction the caller asks
     /// for and stop or restart sending.
     async fn answer_reinvite(&mut self, reinvite: ReInvite) {
-        let answer = match self.call.local.answer_reinvite(reinvite.request()) {
-            Ok(answer) => answer,
-            Err(refusal) => {
-                info!(%refusal, "re-INVITE refused");
-                reinvite
-                    .reject_with(refusal.status(), refusal.headers())
-                    .await;
-                return;
-            }
-        };
-        if let Some(negotiated) = answer.negotiated {
-            let direction = offer::media_direction(&negotiated);
-            info!(?direction, "re-INVITE");
-            let call = &mut self.call;
-            call.media.update(
-                negotiated.remote_rtp,
-                offer::media_codec(negotiated.codec),
-                negotiated.telephone_event_pt,
-            );
-            call.media.set_direction(direction);
-            call.negotiated = negotiated;
+        if let Some(negotiated) = answer_reinvite(&mut self.call.local, reinvite).await {
+            apply_to_caller(&mut self.call, negotiated);
         }
-        drop(reinvite.answer(answer.body).await);
     }
+}
+
+/// Answers a re-INVITE on one side of a call with that side's SDP: its
+/// refusal when we cannot read it (the session stays as it was), else our
+/// answer; the new parameters when the offer changed them. The answer goes
+/// out after the parameters are returned for the media, so the first packet
+/// in the new direction is not late.
+pub(super) async fn answer_reinvite(
+    local: &mut LocalMedia,
+    reinvite: ReInvite,
+) -> Option<Negotiated> {
+    let answer = match local.answer_reinvite(reinvite.request()) {
+        Ok(answer) => answer,
+        Err(refusal) => {
+            info!(%refusal, "re-INVITE refused");
+            reinvite
+                .reject_with(refusal.status(), refusal.headers())
+                .await;
+            return None;
+        }
+    };
+    let negotiated = answer.negotiated;
+    let body = answer.body;
+    tokio::spawn(async move {
+        drop(reinvite.answer(body).await);
+    });
+    negotiated
+}
+
+/// The caller's media follows a renegotiation (a hold or a resume).
+pub(super) fn apply_to_caller(call: &mut Answered, negotiated: Negotiated) {
+    let direction = offer::media_direction(&negotiated);
+    info!(?direction, "re-INVITE from the caller");
+    call.media.update(
+        negotiated.remote_rtp,
+        offer::media_codec(negotiated.codec),
+        negotiated.telephone_event_pt,
+    );
+    call.media.set_direction(direction);
+    call.negotiated = negotiated;
+}
+
+/// A request inside a dialog that we do not serve: 405 with what we do.
+pub(super) async fn refuse_in_dialog(other: NonInviteServer) {
+    let allow = vec![("Allow".to_string(), ALLOW.to_string())];
+    other
+        .respond(StatusCode::METHOD_NOT_ALLOWED, allow, None)
+        .await;
 }
 
 /// What a media event asks of the conversation.
@@ -287,6 +377,7 @@ async fn finish(
         duration_ms: Some(duration_ms),
         sha256,
         message,
+        hung_up_by: Side::Hotline,
     }
 }
 
@@ -300,7 +391,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 /// Answer an INFO: 415 with Accept for a body that is not
 /// `application/dtmf-relay` (RFC 3261 §8.2.3), else 200; the digit it
 /// carried, if any.
-async fn answer_info(info: NonInviteServer) -> Option<char> {
+pub(super) async fn answer_info(info: NonInviteServer) -> Option<char> {
     let request = info.request();
     if content::is_unsupported(request, DTMF_RELAY) {
         let accept = content::accept_header(DTMF_RELAY);

@@ -7,13 +7,16 @@
 //! 3. `answer`: ring, open the recording, answer with our SDP (`offer`,
 //!    pure), wait for the ACK, start the media session;
 //! 4. `conversation`: the IVR over the media session until one side hangs
-//!    up, then the recording is finished;
+//!    up, then the recording is finished; a caller who asks for a person
+//!    waits in `queue` for an operator and is put through by `bridge`;
 //! 5. the record is finished, and a voice message becomes a work order.
 
 mod admission;
 mod answer;
+mod bridge;
 mod conversation;
 mod offer;
+mod queue;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -27,7 +30,7 @@ use crate::store::{CallWrite, NewCall, unix_millis};
 
 use super::caller::look_up_caller;
 use super::failure::CallFailure;
-use super::record::CallRecordWriter;
+use super::record::{CallRecordWriter, Ended, Side};
 use super::service::CallServices;
 use super::voicemail::MessageOutcome;
 
@@ -115,6 +118,17 @@ async fn handle_invite(
     };
     let caller = look_up_caller(&services, &admitted.caller_raw, admitted.area_code.as_ref()).await;
     let call_id = call.id.clone();
+    let caller_info = queue::CallerInfo {
+        call_id: call_id.clone(),
+        community: admitted.community.code.clone(),
+        number: admitted.caller_raw.clone(),
+        e164: admitted.caller.clone(),
+        masked: desk::normalise(&admitted.caller_raw, admitted.area_code.as_ref())
+            .map(|number| number.mask())
+            .unwrap_or_else(|_| "unknown".to_string()),
+        match_kind: caller.stored.kind.clone(),
+        people: caller.people,
+    };
     let offered = CallWrite::Offered {
         call,
         caller: Some(caller.stored),
@@ -133,30 +147,32 @@ async fn handle_invite(
         answer::answer_call(&services, &admitted.community, &call_id, invite, &shutdown).await;
     match answered {
         Err(refused) => {
-            let status = Some(refused.status);
             let ending = refused.ending;
             record
-                .ended(
-                    SystemTime::now(),
-                    ending.reason,
-                    ending.failure,
-                    status,
-                    None,
-                    None,
-                )
+                .ended(Ended {
+                    at: SystemTime::now(),
+                    reason: ending.reason,
+                    failure: ending.failure,
+                    status: Some(refused.status),
+                    duration_ms: None,
+                    sha256: None,
+                    hung_up_by: (ending == Ending::CANCELLED).then_some(Side::Caller),
+                })
                 .await;
         }
         Ok(answered) => {
-            let outcome = conversation::converse(&services, &record, answered, &shutdown).await;
+            let outcome =
+                conversation::converse(&services, &record, &caller_info, answered, &shutdown).await;
             record
-                .ended(
-                    outcome.ended_at,
-                    outcome.ending.reason,
-                    outcome.ending.failure,
-                    Some(StatusCode::OK),
-                    outcome.duration_ms,
-                    outcome.sha256,
-                )
+                .ended(Ended {
+                    at: outcome.ended_at,
+                    reason: outcome.ending.reason,
+                    failure: outcome.ending.failure,
+                    status: Some(StatusCode::OK),
+                    duration_ms: outcome.duration_ms,
+                    sha256: outcome.sha256,
+                    hung_up_by: Some(outcome.hung_up_by),
+                })
                 .await;
             match outcome.message {
                 MessageOutcome::Taken => record.voicemail_ticket().await,

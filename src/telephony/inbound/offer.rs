@@ -142,6 +142,13 @@ impl LocalMedia {
         }
     }
 
+    /// Our offer in an INVITE we send (to an operator's phone): PCMU, PCMA
+    /// and telephone-event, both ways.
+    pub(super) fn offer_body(&self) -> Vec<u8> {
+        let (ip, port) = (self.rtp.ip(), self.rtp.port());
+        sdp::build_offer(self.session_id, self.version, ip, port, Direction::SendRecv)
+    }
+
     /// Answers a re-INVITE (RFC 3264 §8): one without a body gets our
     /// offer (§5), a readable one its answer; one we cannot answer its
     /// refusal (415, 400 or 488), and the session stays as it was.

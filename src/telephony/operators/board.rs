@@ -79,8 +79,13 @@ pub enum QueueEvent {
     /// Ring this operator's phones (most recently registered first).
     Ring {
         operator: String,
+        /// Their user id, for the call record.
+        user_id: String,
         phones: Vec<PhoneTarget>,
     },
+    /// No operator who serves the call's community has a phone up any
+    /// more: waiting is pointless.
+    NobodyToAnswer,
 }
 
 /// Why a call left the queue unanswered.
@@ -480,6 +485,19 @@ impl BoardState {
             .is_some_and(|phones| phones.iter().any(|phone| phone.reachable));
         let actions = self.acd.phone(operator, up, now);
         self.perform(actions);
+        if !up {
+            self.tell_the_hopeless();
+        }
+    }
+
+    /// Tells each waiting call that nobody of its group has a phone up any
+    /// more (it leaves the queue for a voice message).
+    fn tell_the_hopeless(&self) {
+        for waiting in self.waiting.values() {
+            if !self.acd.could_answer(&waiting.call.community) {
+                drop(waiting.events.send(QueueEvent::NobodyToAnswer));
+            }
+        }
     }
 
     fn set_state(
@@ -593,11 +611,17 @@ impl BoardState {
                     .collect()
             })
             .unwrap_or_default();
+        let user_id = self
+            .operators
+            .get(operator)
+            .map(|info| info.user_id.clone())
+            .unwrap_or_default();
         let sent = self.waiting.get(call_id).is_some_and(|waiting| {
             waiting
                 .events
                 .send(QueueEvent::Ring {
                     operator: operator.to_string(),
+                    user_id,
                     phones,
                 })
                 .is_ok()

@@ -89,7 +89,12 @@ async fn a_call_waits_only_when_someone_could_answer_and_rings_the_longest_idle(
     *fixture.time.lock().expect("clock") = at(30);
     board.phone_bound("li", phone("li", 5064)).await;
     let mut events = board.join(call("c1")).await.expect("queued");
-    let QueueEvent::Ring { operator, phones } = events.recv().await.expect("a ring");
+    let QueueEvent::Ring {
+        operator, phones, ..
+    } = events.recv().await.expect("a ring")
+    else {
+        panic!("not a ring");
+    };
     assert_eq!(operator, "zhang", "idle since 20, li since 30");
     assert_eq!(phones[0].address.port(), 5062);
     assert_eq!(state_of(board, "zhang").await, OperatorState::Ringing);
@@ -97,7 +102,9 @@ async fn a_call_waits_only_when_someone_could_answer_and_rings_the_longest_idle(
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].ringing.as_deref(), Some("zhang"));
     board.ring_failed("c1", "zhang", RingFailure::Refused).await;
-    let QueueEvent::Ring { operator, .. } = events.recv().await.expect("the next ring");
+    let QueueEvent::Ring { operator, .. } = events.recv().await.expect("the next ring") else {
+        panic!("not a ring");
+    };
     assert_eq!(operator, "li");
     assert!(board.answered("c1", "li").await);
     assert!(board.queue().await.expect("running").is_empty());
@@ -183,4 +190,22 @@ async fn a_phone_that_stops_answering_or_expires_takes_its_operator_offline() {
     // The board looks at the clock on its tick.
     tokio::time::sleep(TICK * 2).await;
     assert_eq!(state_of(board, "zhang").await, OperatorState::Offline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_call_is_told_when_the_last_phone_of_its_group_goes() {
+    let fixture = start(QueueConfig::default(), &["zhang"]);
+    let board = &fixture.board;
+    board.phone_bound("zhang", phone("zhang", 5062)).await;
+    let mut events = board.join(call("c1")).await.expect("queued");
+    assert!(matches!(
+        events.recv().await,
+        Some(QueueEvent::Ring { user_id, .. }) if user_id == "id-zhang"
+    ));
+    board.ring_failed("c1", "zhang", RingFailure::Refused).await;
+    board.phone_gone("zhang", "sip:zhang@127.0.0.1:5062").await;
+    assert!(matches!(
+        events.recv().await,
+        Some(QueueEvent::NobodyToAnswer)
+    ));
 }
