@@ -636,12 +636,13 @@ fn a_call_is_recorded_the_same_way_on_postgresql() {
         return;
     };
     let daemon = Daemon::start(DaemonOptions {
-        database_url: Some(url.clone()),
+        database_url: Some(url),
         ..DaemonOptions::default()
     });
     voicemail_call(&daemon, "uac_info_digit.xml", "u1", "4");
-    // `calls list` must read the same database: pass the URL to the CLI too.
-    let out = daemon.cli(&["calls", "list", "--json", "--database-url", &url], "");
+    // `calls list` reads the same database (the test's CLI passes the URL
+    // on, as an administrator would).
+    let out = daemon.cli(&["calls", "list", "--json"], "");
     assert!(
         out.status.success(),
         "{}",
@@ -651,5 +652,5 @@ fn a_call_is_recorded_the_same_way_on_postgresql() {
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0]["menu_choice"], "inquiry");
     // The embedded SQLite file of the data directory was not used.
-    assert!(daemon.calls().is_empty());
+    assert!(!daemon.dir.path().join("hotline.db").exists());
 }

@@ -7,49 +7,13 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
+use common::phones::{PHONE_PASSWORD, register, register_with, register_with_for, with_operator};
 use common::{Daemon, DaemonOptions};
-use hotline::sip::{ClientRequest, authorization};
-
-const CONSOLE_PASSWORD: &str = "console-pass1";
-const PHONE_PASSWORD: &str = "phone-pass1";
 /// How long a test waits for the daemon to see a registration change.
 const SETTLE: Duration = Duration::from_secs(20);
-
-/// A daemon with one operator, `zhang`, whose phone password is set.
-fn daemon_with_operator() -> Daemon {
-    let daemon = Daemon::start(DaemonOptions::default());
-    let added = daemon.cli(
-        &[
-            "users",
-            "add",
-            "zhang",
-            "--role",
-            "operator",
-            "--display-name",
-            "张伟",
-        ],
-        &format!("{CONSOLE_PASSWORD}\n"),
-    );
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
-    let set = daemon.cli(
-        &["users", "sip-password", "zhang"],
-        &format!("{PHONE_PASSWORD}\n"),
-    );
-    assert!(
-        set.status.success(),
-        "{}",
-        String::from_utf8_lossy(&set.stderr)
-    );
-    assert!(String::from_utf8_lossy(&set.stdout).contains("话机密码已设置"));
-    daemon
-}
 
 /// The `users list` line of `name`.
 fn users_line(daemon: &Daemon, name: &str) -> String {
@@ -78,114 +42,9 @@ fn wait_for_line(daemon: &Daemon, name: &str, done: impl Fn(&str) -> bool) -> St
     }
 }
 
-/// A REGISTER for `user` from `socket`, with an Authorization header when
-/// given; returns the status line and the response's challenge headers.
-fn register(
-    socket: &UdpSocket,
-    registrar: SocketAddr,
-    user: &str,
-    cseq: u32,
-    authorization: Option<&str>,
-) -> (u16, Vec<String>) {
-    register_for(socket, registrar, user, cseq, authorization, 300)
-}
-
-/// Like [`register`], asking for `expires` seconds (0: un-REGISTER).
-fn register_for(
-    socket: &UdpSocket,
-    registrar: SocketAddr,
-    user: &str,
-    cseq: u32,
-    authorization: Option<&str>,
-    expires: u32,
-) -> (u16, Vec<String>) {
-    let local = socket.local_addr().expect("local address");
-    let uri = format!("sip:{registrar}");
-    let auth = authorization
-        .map(|value| format!("Authorization: {value}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "REGISTER {uri} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {local};branch=z9hG4bK-reg-{cseq}-{}\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:{user}@{registrar}>;tag=reg{}\r\n\
-         To: <sip:{user}@{registrar}>\r\n\
-         Call-ID: reg-{}-{}\r\n\
-         CSeq: {cseq} REGISTER\r\n\
-         Contact: <sip:{user}@{local}>\r\n\
-         Expires: {expires}\r\n\
-         {auth}Content-Length: 0\r\n\r\n",
-        local.port(),
-        local.port(),
-        local.port(),
-        local.ip(),
-    );
-    socket.send_to(request.as_bytes(), registrar).expect("send");
-    socket
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    let mut buffer = [0u8; 4096];
-    let (len, _) = socket.recv_from(&mut buffer).expect("an answer");
-    let text = String::from_utf8_lossy(&buffer[..len]).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let challenges = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("WWW-Authenticate: "))
-        .map(str::to_string)
-        .collect();
-    (status, challenges)
-}
-
-/// REGISTERs answering each challenge with `password`; the final status.
-fn register_with(
-    socket: &UdpSocket,
-    registrar: SocketAddr,
-    user: &str,
-    password: &str,
-    cseq: u32,
-) -> (u16, Vec<String>) {
-    register_with_for(socket, registrar, user, password, cseq, 300)
-}
-
-/// Like [`register_with`], asking for `expires` seconds (0: un-REGISTER).
-fn register_with_for(
-    socket: &UdpSocket,
-    registrar: SocketAddr,
-    user: &str,
-    password: &str,
-    cseq: u32,
-    expires: u32,
-) -> (u16, Vec<String>) {
-    let (status, challenges) = register_for(socket, registrar, user, cseq, None, expires);
-    assert_eq!(status, 401, "a REGISTER without credentials is challenged");
-    assert_eq!(challenges.len(), 2, "SHA-256 and MD5: {challenges:?}");
-    assert!(
-        challenges[0].contains("algorithm=SHA-256"),
-        "{challenges:?}"
-    );
-    let uri = format!("sip:{registrar}");
-    let header = authorization(
-        challenges.iter().map(String::as_str),
-        user,
-        password,
-        ClientRequest {
-            method: "REGISTER",
-            uri: &uri,
-            cnonce: "0a4f113b",
-            nc: 1,
-        },
-    )
-    .expect("an answerable challenge");
-    register_for(socket, registrar, user, cseq + 1, Some(&header), expires)
-}
-
 #[test]
 fn a_phone_registers_with_digest_the_binding_survives_a_restart_and_goes_with_the_un_register() {
-    let daemon = daemon_with_operator();
+    let daemon = with_operator(Daemon::start(DaemonOptions::default()));
     let before = users_line(&daemon, "zhang");
     assert!(before.contains("已设置"), "{before}");
     assert!(before.ends_with("\t-"), "no phone yet: {before}");
@@ -220,7 +79,7 @@ fn a_phone_registers_with_digest_the_binding_survives_a_restart_and_goes_with_th
 
 #[test]
 fn wrong_phone_passwords_are_challenged_again_then_that_source_is_locked_out() {
-    let daemon = daemon_with_operator();
+    let daemon = with_operator(Daemon::start(DaemonOptions::default()));
     let guesser = UdpSocket::bind("127.0.0.2:0").expect("a second loopback address");
     let mut cseq = 1;
     for attempt in 0..5 {

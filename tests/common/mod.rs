@@ -8,6 +8,8 @@ pub mod api;
 
 pub mod caller;
 
+pub mod phones;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -50,6 +52,8 @@ pub struct Daemon {
     pub sip: SocketAddr,
     pub http: SocketAddr,
     stderr_log: PathBuf,
+    /// `--database-url`, when not the embedded SQLite.
+    database_url: Option<String>,
 }
 
 /// Extra TOML written into the test's config (top-level sections merge by
@@ -62,6 +66,9 @@ pub struct DaemonOptions {
     pub trust_loopback: bool,
     /// `--sip-listen`.
     pub sip_listen: &'static str,
+    /// Lines of the shipped config replaced, each found exactly once
+    /// (e.g. `ring_timeout = "20s"` → `ring_timeout = "2s"`).
+    pub replacements: Vec<(&'static str, String)>,
 }
 
 impl Default for DaemonOptions {
@@ -72,6 +79,7 @@ impl Default for DaemonOptions {
             database_url: None,
             trust_loopback: true,
             sip_listen: "127.0.0.1:0",
+            replacements: Vec::new(),
         }
     }
 }
@@ -120,6 +128,10 @@ impl Daemon {
                 "trusted_sources = [\"192.0.2.0/24\"]",
             )
         };
+        let text = options
+            .replacements
+            .iter()
+            .fold(text, |text, (from, to)| replace_once(&text, from, to));
         std::fs::write(&config, format!("{text}\n{}", options.extra)).expect("write config");
         let block = NEXT_RTP.fetch_add(1, Ordering::Relaxed);
         let low = 30000 + (std::process::id() as u16 % 100) * 200 + (block % 10) * 20;
@@ -181,6 +193,7 @@ impl Daemon {
             sip,
             http,
             stderr_log,
+            database_url: options.database_url.clone(),
         }
     }
 
@@ -229,6 +242,11 @@ impl Daemon {
             .arg(&self.config)
             .arg("--data-dir")
             .arg(self.dir.path())
+            .args(
+                self.database_url
+                    .iter()
+                    .flat_map(|url| ["--database-url", url]),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -253,6 +271,11 @@ impl Daemon {
             .arg(&self.config)
             .arg("--data-dir")
             .arg(self.dir.path())
+            .args(
+                self.database_url
+                    .iter()
+                    .flat_map(|url| ["--database-url", url]),
+            )
             .output()
             .expect("run calls list");
         assert!(
@@ -396,6 +419,72 @@ pub fn sipp(scenario: &str, target: SocketAddr, args: &[&str]) -> SippRun {
     }
 }
 
+/// A SIPp that runs in the background: an operator's phone (a UAS
+/// scenario) listening on a port of the loopback.
+pub struct SippChild {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+/// Starts SIPp with a UAS scenario of `tests/sipp/` on `port`, taking one
+/// call, with `args` (e.g. `-key talk_ms 4000`). It traces every message
+/// it sees (`messages.log`).
+pub fn sipp_uas(scenario: &str, port: u16, args: &[&str]) -> SippChild {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let child = Command::new("timeout")
+        .arg("60")
+        .arg("sipp")
+        .arg("-sf")
+        .arg(repo().join("tests/sipp").join(scenario))
+        .arg("-i")
+        .arg("127.0.0.1")
+        .arg("-p")
+        .arg(port.to_string())
+        .arg("-m")
+        .arg("1")
+        .arg("-timeout")
+        .arg("50s")
+        .arg("-timeout_error")
+        .arg("-trace_err")
+        .arg("-error_file")
+        .arg(dir.path().join("errors.log"))
+        .arg("-trace_msg")
+        .arg("-message_file")
+        .arg(dir.path().join("messages.log"))
+        .arg("-nostdin")
+        .arg("-mi")
+        .arg("127.0.0.1")
+        .arg("-mp")
+        .arg(free_media_port().to_string())
+        .args(args)
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sipp");
+    SippChild { child, dir }
+}
+
+impl SippChild {
+    /// Waits for its call to end (at most its own timeout).
+    pub fn wait(self) -> SippRun {
+        let output = self.child.wait_with_output().expect("sipp ran");
+        SippRun {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            dir: self.dir,
+        }
+    }
+}
+
+impl SippRun {
+    /// The SIP messages it traced (`-trace_msg`), if any.
+    pub fn messages(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("messages.log")).unwrap_or_default()
+    }
+}
+
 /// Reads a WAV fully: (channels, sample rate, bits, samples per channel, interleaved samples).
 pub fn read_wav(path: &Path) -> (u16, u32, u16, usize, Vec<i16>) {
     let mut reader =
@@ -481,4 +570,23 @@ pub async fn open_store(dir: &Path) -> hotline::store::Store {
         max_connections: 4,
     };
     Store::open(&config, dir).await.expect("open postgres")
+}
+
+/// The recording of call `call_id` under `root` (`<community>/YYYY/MM/DD/<id>.wav`).
+pub fn find_wav(root: &Path, call_id: &str) -> PathBuf {
+    fn walk(dir: &Path, name: &str) -> Option<PathBuf> {
+        for entry in std::fs::read_dir(dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if let Some(found) = walk(&path, name) {
+                    return Some(found);
+                }
+            } else if path.file_name().is_some_and(|n| n == name) {
+                return Some(path);
+            }
+        }
+        None
+    }
+    let name = format!("{call_id}.wav");
+    walk(root, &name).unwrap_or_else(|| panic!("no {name} under {}", root.display()))
 }
