@@ -201,8 +201,27 @@ fn first_index(messages: &[Value], kind: &str, state: Option<&str>) -> usize {
         .unwrap_or_else(|| panic!("no {kind} {state:?} in {messages:#?}"))
 }
 
+/// Puts the test caller (13800138000) in the owner archive: 王芳, owner of
+/// 7栋1501.
+fn known_caller(daemon: &Daemon) {
+    let file = daemon.dir.path().join("owners.csv");
+    std::fs::write(
+        &file,
+        "小区,楼栋,单元,房号,姓名,身份,手机,电话,备注\n俊发示范小区,7,,1501,王芳,业主,13800138000,,\n",
+    )
+    .expect("archive file");
+    let import = daemon.cli(&["archive", "import", file.to_str().expect("path")], "");
+    assert!(
+        import.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&import.stdout),
+        String::from_utf8_lossy(&import.stderr)
+    );
+}
+
 fn answered_call_is_bridged_recorded_and_shown(options: DaemonOptions) {
     let daemon = Daemon::start(options);
+    known_caller(&daemon);
     add_operator(&daemon, "zhang", "operator", "张伟");
     add_operator(&daemon, "boss", "supervisor", "王主管");
     let api = Api::new(&daemon);
@@ -224,8 +243,8 @@ fn answered_call_is_bridged_recorded_and_shown(options: DaemonOptions) {
     assert!(
         phone
             .messages()
-            .contains("From: \"13800138000\" <sip:13800138000@"),
-        "an unknown caller shows as the number: {}",
+            .contains("From: \"王芳 7栋1501\" <sip:13800138000@"),
+        "the desk phone shows who calls: {}",
         phone.messages()
     );
     api.wait_for_state(&boss, "zhang", "available");
@@ -241,7 +260,11 @@ fn answered_call_is_bridged_recorded_and_shown(options: DaemonOptions) {
     assert_eq!(pop["menu_choice"], "operator");
     assert_eq!(pop["caller"]["number"], "13800138000");
     assert_eq!(pop["caller"]["e164"], "+8613800138000");
-    assert_eq!(pop["caller"]["match"], "unknown");
+    assert_eq!(pop["caller"]["match"], "person");
+    let people = pop["caller"]["people"].as_array().expect("people");
+    assert_eq!(people.len(), 1, "{pop:#}");
+    assert_eq!(people[0]["name"], "王芳");
+    assert_eq!(people[0]["residences"][0]["role"], "owner", "{pop:#}");
     assert!(pop["caller"]["open_tickets"].is_array());
     assert!(pop["caller"]["recent_calls"].is_array());
     let call_id = pop["call_id"].as_str().expect("call id").to_string();
