@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -566,4 +567,82 @@ fn with_nobody_logged_in_the_caller_goes_straight_to_the_voice_message() {
     let calls = ended_calls(&daemon);
     assert_eq!(calls[0]["queue_outcome"], "voicemail", "{:#}", calls[0]);
     assert!(calls[0]["voicemail_start_ms"].is_i64(), "{:#}", calls[0]);
+}
+
+/// A phone of our own on a socket: it answers OPTIONS 200 while `answering`.
+fn keepalive_phone(socket: std::net::UdpSocket, answering: Arc<AtomicBool>, stop: Arc<AtomicBool>) {
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let mut buffer = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((len, from)) = socket.recv_from(&mut buffer) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&buffer[..len]).to_string();
+        if !text.starts_with("OPTIONS ") || !answering.load(Ordering::Relaxed) {
+            continue;
+        }
+        let header = |name: &str| {
+            text.lines()
+                .find(|line| line.starts_with(name))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let response = format!(
+            "SIP/2.0 200 OK\r\n{}\r\n{}\r\n{};tag=phone\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n",
+            header("Via:"),
+            header("From:"),
+            header("To:"),
+            header("Call-ID:"),
+            header("CSeq:"),
+        );
+        drop(socket.send_to(response.as_bytes(), from));
+    }
+}
+
+#[test]
+fn a_phone_that_stops_answering_keep_alives_is_unreachable_until_it_answers_again() {
+    let daemon = Daemon::start(DaemonOptions {
+        replacements: vec![
+            ("keepalive = \"30s\"", "keepalive = \"1s\"".to_string()),
+            // Timer F (64 × T1) is then 3.2 s.
+            ("t1 = \"500ms\"", "t1 = \"50ms\"".to_string()),
+        ],
+        ..DaemonOptions::default()
+    });
+    add_operator(&daemon, "zhang", "operator", "张伟");
+    let api = Api::new(&daemon);
+    let token = api.token("zhang");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let (status, _) = common::phones::register_with(
+        &socket,
+        daemon.sip,
+        "zhang",
+        common::phones::PHONE_PASSWORD,
+        1,
+    );
+    assert_eq!(status, 200);
+    let answering = Arc::new(AtomicBool::new(true));
+    let stop = Arc::new(AtomicBool::new(false));
+    let phone = {
+        let (answering, stop) = (answering.clone(), stop.clone());
+        std::thread::spawn(move || keepalive_phone(socket, answering, stop))
+    };
+    api.wait_for_state(&token, "zhang", "available");
+    // Answered keep-alives keep the operator available.
+    std::thread::sleep(Duration::from_secs(3));
+    api.wait_for_state(&token, "zhang", "available");
+    answering.store(false, Ordering::Relaxed);
+    api.wait_for_state(&token, "zhang", "offline");
+    let list = api.call(Method::GET, "/api/operators", &token);
+    assert_eq!(
+        list["operators"][0]["phones"][0]["reachable"], false,
+        "{list:#}"
+    );
+    assert!(daemon.log().contains("phone does not answer keep-alives"));
+    answering.store(true, Ordering::Relaxed);
+    api.wait_for_state(&token, "zhang", "available");
+    stop.store(true, Ordering::Relaxed);
+    phone.join().expect("phone thread");
 }

@@ -79,6 +79,7 @@ pub async fn run(
         &config.node,
         store.clone(),
         board.clone(),
+        endpoint.clone(),
         board_shutdown.clone(),
     )
     .await

@@ -39,6 +39,11 @@ pub struct RegistrarConfig {
     pub default_expires: Duration,
     /// Bindings one address-of-record may hold.
     pub max_contacts: usize,
+    /// How often each registered phone is sent an OPTIONS keep-alive; one
+    /// that does not answer is unreachable until it answers again. Zero:
+    /// no keep-alives.
+    #[serde(with = "humantime_serde")]
+    pub keepalive: Duration,
 }
 
 impl Default for RegistrarConfig {
@@ -48,6 +53,7 @@ impl Default for RegistrarConfig {
             max_expires: Duration::from_secs(3600),
             default_expires: Duration::from_secs(3600),
             max_contacts: 10,
+            keepalive: Duration::from_secs(30),
         }
     }
 }

@@ -23,6 +23,7 @@ fn registrar() -> Registrar {
         max_expires: Duration::from_secs(7200),
         default_expires: Duration::from_secs(3600),
         max_contacts: 3,
+        keepalive: Duration::from_secs(30),
     })
     .expect("valid config")
 }

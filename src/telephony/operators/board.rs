@@ -403,14 +403,17 @@ impl BoardState {
                 contact,
                 reachable,
             } => {
-                if let Some(phone) = self
+                let Some(phone) = self
                     .phones
                     .get_mut(&operator)
                     .and_then(|phones| phones.iter_mut().find(|p| p.target.contact == contact))
-                {
+                else {
+                    return;
+                };
+                if phone.reachable != reachable {
                     phone.reachable = reachable;
+                    self.phone_changed(&operator, now);
                 }
-                self.phone_changed(&operator, now);
             }
             Command::Join { call, reply } => drop(reply.send(self.join(call, now))),
             Command::Leave { call_id, reason } => self.leave(&call_id, reason, now),

@@ -11,8 +11,14 @@
 //! at most every [`CONFIRM_AFTER`], so `hotline users sip-password`, a
 //! disabled account or a new role take effect without a restart. A source that keeps failing is locked
 //! out (403 without a challenge) while others go on.
+//!
+//! Every `sip.registrar.keepalive` each bound phone is sent an OPTIONS
+//! (RFC 3261 §11; any response will do): one that does not answer is
+//! marked unreachable (in the store and on the board, which does not ring
+//! it) until it answers again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
@@ -20,8 +26,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::sip::{
-    Algorithm, Binding, ChallengeKind, DigestServer, Failure, Ha1, Lockout, NonInviteServer,
-    Register, RegisterError, Registrar, SipConfig, StatusCode, Verification,
+    Algorithm, Binding, ChallengeKind, DigestServer, Endpoint, Failure, Ha1, Lockout,
+    NonInviteServer, Party, Register, RegisterError, Registrar, SipConfig, SipError, StatusCode,
+    Target, Transport, Verification, advertised_ip,
 };
 use crate::store::{BindingChange, BindingRow, SipCredentialRow, Store, unix_millis};
 
@@ -89,6 +96,19 @@ struct RegistrarTask {
     loaded: HashMap<String, Instant>,
     bindings: HashMap<String, Vec<Binding>>,
     writes: mpsc::UnboundedSender<BindingChange>,
+    endpoint: Endpoint,
+    /// The phones (username, contact) whose last keep-alive went unanswered.
+    unreachable: HashSet<(String, String)>,
+    /// A round of keep-alives reports here.
+    pings: (mpsc::UnboundedSender<Ping>, mpsc::UnboundedReceiver<Ping>),
+}
+
+/// How one keep-alive came out.
+#[derive(Debug)]
+struct Ping {
+    username: String,
+    contact: String,
+    answered: bool,
 }
 
 /// Starts the registrar over the credentials and bindings in the store;
@@ -98,6 +118,7 @@ pub async fn start_registrar(
     node: &str,
     store: Store,
     board: Board,
+    endpoint: Endpoint,
     shutdown: CancellationToken,
 ) -> Result<(RegistrarHandle, tokio::task::JoinHandle<()>), RegistrarError> {
     let digest = DigestServer::with_random_secret(config.digest())?;
@@ -121,13 +142,49 @@ pub async fn start_registrar(
         loaded: HashMap::new(),
         bindings,
         writes,
+        endpoint,
+        unreachable: HashSet::new(),
+        pings: mpsc::unbounded_channel(),
     };
+    let keepalive = config.registrar.keepalive;
     let writer = tokio::spawn(write_bindings(store, write_rx));
     let handle = tokio::spawn(async move {
-        task.run(inbox, shutdown).await;
+        task.run(inbox, keepalive, shutdown).await;
         drop(writer.await);
     });
     Ok((RegistrarHandle { requests }, handle))
+}
+
+/// Sends one OPTIONS to a phone; whether it answered (with any status).
+async fn ping(
+    endpoint: &Endpoint,
+    contact: &str,
+    source: SocketAddr,
+    transport: Transport,
+) -> bool {
+    let host = advertised_ip(endpoint.local_addr().ip(), source);
+    let host = match host {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        v4 => v4.to_string(),
+    };
+    let target = Target {
+        addr: source,
+        transport,
+        uri: contact.to_string(),
+    };
+    let from = Party::new(format!("sip:hotline@{host}"));
+    let to = Party::new(contact.to_string());
+    match endpoint
+        .request("OPTIONS", target, (from, to), Vec::new())
+        .await
+    {
+        Ok(_) => true,
+        Err(SipError::TransactionTimeout { .. }) => false,
+        Err(err) => {
+            debug!(%err, contact, "keep-alive not sent");
+            true
+        }
+    }
 }
 
 fn credentials_of(row: &SipCredentialRow, display_name: Option<String>) -> Credentials {
@@ -171,18 +228,93 @@ impl RegistrarTask {
     async fn run(
         mut self,
         mut inbox: mpsc::Receiver<NonInviteServer>,
+        keepalive: Duration,
         shutdown: CancellationToken,
     ) {
+        // A zero interval sends no keep-alives (the timer never fires).
+        let every = if keepalive.is_zero() {
+            Duration::from_secs(u64::from(u32::MAX))
+        } else {
+            keepalive
+        };
+        let mut round = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        round.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 request = inbox.recv() => match request {
                     Some(request) => self.on_register(request).await,
                     None => break,
                 },
+                _ = round.tick() => self.send_keepalives(),
+                Some(ping) = self.pings.1.recv() => self.on_ping(ping).await,
                 () = shutdown.cancelled() => break,
             }
         }
         debug!("registrar stopped");
+    }
+
+    /// One round of keep-alives, each phone in a task of its own; the
+    /// results come back as [`Ping`]s.
+    fn send_keepalives(&self) {
+        for (username, bindings) in &self.bindings {
+            for binding in bindings {
+                let endpoint = self.endpoint.clone();
+                let report = self.pings.0.clone();
+                let (username, contact) = (username.clone(), binding.contact.clone());
+                let (source, transport) = (binding.source, binding.transport);
+                tokio::spawn(async move {
+                    let answered = ping(&endpoint, &contact, source, transport).await;
+                    drop(report.send(Ping {
+                        username,
+                        contact,
+                        answered,
+                    }));
+                });
+            }
+        }
+    }
+
+    /// A phone's keep-alive came back: a change of reachability goes to the
+    /// store and the board. An answer also tells the board, which may have
+    /// marked the phone unreachable after a failed INVITE.
+    async fn on_ping(&mut self, ping: Ping) {
+        let key = (ping.username.clone(), ping.contact.clone());
+        let changed = if ping.answered {
+            self.unreachable.remove(&key)
+        } else {
+            self.unreachable.insert(key)
+        };
+        if !ping.answered && !changed {
+            return;
+        }
+        if changed {
+            if ping.answered {
+                info!(
+                    user = ping.username,
+                    contact = ping.contact,
+                    "phone answers again"
+                );
+            } else {
+                warn!(
+                    user = ping.username,
+                    contact = ping.contact,
+                    "phone does not answer keep-alives"
+                );
+            }
+            if let Some(user) = self.credentials.get(&ping.username) {
+                let since = (!ping.answered).then(|| unix_millis(SystemTime::now()));
+                if let Err(err) = self
+                    .store
+                    .set_binding_unreachable(&user.user_id, &ping.contact, since)
+                    .await
+                {
+                    warn!(%err, "cannot store a phone's reachability");
+                }
+            }
+        }
+        self.board
+            .phone_reachable(&ping.username, &ping.contact, ping.answered)
+            .await;
     }
 
     async fn on_register(&mut self, server: NonInviteServer) {
@@ -311,6 +443,8 @@ impl RegistrarTask {
         let outcome = self.registrar.register(register, &current, now);
         if let Some(user) = self.credentials.get(username).cloned() {
             for gone in outcome.removed.iter().chain(&outcome.expired) {
+                self.unreachable
+                    .remove(&(username.to_string(), gone.contact.clone()));
                 self.write(BindingChange::Delete {
                     user_id: user.user_id.clone(),
                     contact: gone.contact.clone(),
@@ -327,6 +461,9 @@ impl RegistrarTask {
                     .await;
             }
             for binding in outcome.added.iter().chain(&outcome.refreshed) {
+                // A phone that registers is there.
+                self.unreachable
+                    .remove(&(username.to_string(), binding.contact.clone()));
                 self.write(BindingChange::Upsert(self.row(&user.user_id, binding, now)));
                 self.board
                     .phone_bound(username, phone_of(binding, now))
