@@ -206,6 +206,10 @@ pub struct SipConfig {
     /// How long a digest nonce may be used before a phone is told `stale`.
     #[serde(with = "humantime_serde")]
     pub nonce_lifetime: Duration,
+    /// User-Agent beginnings of phones that answer only the first challenge
+    /// and cannot do SHA-256 (RFC 8760 §2.4 puts it first): they are
+    /// challenged with MD5 alone.
+    pub md5_only_agents: Vec<String>,
     /// `[sip.registrar]`: registration intervals and limits.
     pub registrar: RegistrarConfig,
     /// `[sip.lockout]`: sources that fail authentication too often.
@@ -245,6 +249,15 @@ impl SipConfig {
             problems.push(("sip.registrar".to_string(), err.to_string()));
         }
         problems
+    }
+
+    /// Whether a phone with this User-Agent is challenged with MD5 alone.
+    pub fn md5_only(&self, user_agent: Option<&str>) -> bool {
+        user_agent.is_some_and(|agent| {
+            self.md5_only_agents
+                .iter()
+                .any(|prefix| !prefix.is_empty() && agent.starts_with(prefix.as_str()))
+        })
     }
 
     /// The digest authentication the registrar challenges phones with.
@@ -292,6 +305,7 @@ impl Default for SipConfig {
             tcp_max_connections_per_source: DEFAULT_TCP_MAX_CONNECTIONS_PER_SOURCE,
             realm: DEFAULT_REALM.to_owned(),
             nonce_lifetime: DEFAULT_NONCE_LIFETIME,
+            md5_only_agents: vec!["baresip".to_string()],
             registrar: RegistrarConfig::default(),
             lockout: LockoutConfig::default(),
         }

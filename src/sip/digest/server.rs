@@ -202,9 +202,20 @@ impl DigestServer {
     /// The challenge header values for a 401/407, one per algorithm, all
     /// with one new nonce (RFC 8760 §2.4, RFC 7616 §3.7).
     pub fn challenge(&mut self, now: SystemTime, stale: bool) -> Vec<String> {
+        let algorithms = self.config.algorithms.clone();
+        self.challenge_with(now, stale, &algorithms)
+    }
+
+    /// Like [`challenge`](Self::challenge), offering only `algorithms` (in
+    /// that order): for a phone known to fail on the preferred one.
+    pub fn challenge_with(
+        &mut self,
+        now: SystemTime,
+        stale: bool,
+        algorithms: &[Algorithm],
+    ) -> Vec<String> {
         let nonce = self.mint.mint(now);
-        self.config
-            .algorithms
+        algorithms
             .iter()
             .map(|algorithm| {
                 let mut value = String::with_capacity(192);

@@ -558,3 +558,19 @@ fn a_config_that_cannot_work_is_refused_and_toml_is_read() {
     let mut server = server_with(config, b"k");
     assert_eq!(server.challenge(t0(), false).len(), 1);
 }
+
+#[test]
+fn a_challenge_can_offer_md5_alone_for_a_phone_that_fails_on_sha256() {
+    let mut server = DigestServer::with_random_secret(DigestConfig::default()).expect("server");
+    let now = std::time::SystemTime::now();
+    let both = server.challenge(now, false);
+    assert_eq!(both.len(), 2);
+    assert!(both[0].contains("algorithm=SHA-256"), "{both:?}");
+    let md5 = server.challenge_with(now, false, &[Algorithm::Md5]);
+    assert_eq!(md5.len(), 1);
+    assert!(md5[0].contains("algorithm=MD5") && md5[0].contains("qop=\"auth\""));
+    let config = crate::sip::SipConfig::default();
+    assert!(config.md5_only(Some("baresip v1.0.0 (x86_64/linux)")));
+    assert!(!config.md5_only(Some("Yealink SIP-T46S 66.86.0.15")));
+    assert!(!config.md5_only(None));
+}

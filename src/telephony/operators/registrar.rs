@@ -97,6 +97,8 @@ struct RegistrarTask {
     bindings: HashMap<String, Vec<Binding>>,
     writes: mpsc::UnboundedSender<BindingChange>,
     endpoint: Endpoint,
+    /// `[sip]`, for who is challenged with MD5 alone (`md5_only_agents`).
+    sip: SipConfig,
     /// The phones (username, contact) whose last keep-alive went unanswered.
     unreachable: HashSet<(String, String)>,
     /// A round of keep-alives reports here.
@@ -143,6 +145,7 @@ pub async fn start_registrar(
         bindings,
         writes,
         endpoint,
+        sip: config.clone(),
         unreachable: HashSet::new(),
         pings: mpsc::unbounded_channel(),
     };
@@ -421,9 +424,12 @@ impl RegistrarTask {
 
     async fn challenge(&mut self, server: NonInviteServer, now: SystemTime, stale: bool) {
         let header = ChallengeKind::Unauthorized.challenge_header().to_string();
-        let headers = self
-            .digest
-            .challenge(now, stale)
+        let challenges = if self.sip.md5_only(server.request().header("User-Agent")) {
+            self.digest.challenge_with(now, stale, &[Algorithm::Md5])
+        } else {
+            self.digest.challenge(now, stale)
+        };
+        let headers = challenges
             .into_iter()
             .map(|value| (header.clone(), value))
             .collect();
