@@ -15,6 +15,8 @@
 //! ```text
 //! register_load --target 127.0.0.1:5060 --users 1000 --password secret99 --rate 5000 --seconds 20
 //! register_load --create-in DATA_DIR --users 1000 --password secret99   # the users, then exit
+//! register_load --target 127.0.0.1:5060 --users 200 --password secret99 --rate 200 --seconds 1 \
+//!     --from-port 5299     # each user once, from the port its phone (a SIPp UAS) will take
 //! ```
 //!
 //! `--create-in` writes the users (role operator) and their SIP credentials
@@ -73,6 +75,11 @@ struct Args {
     /// The digest realm of the credentials created (`sip.realm`).
     #[arg(long, default_value = "hotline")]
     realm: String,
+    /// Send from this loopback port (the phones' Contact and source): with
+    /// `--rate` × `--seconds` = `--users`, each user registers once, and a
+    /// SIPp UAS then taking the port answers the calls to all of them.
+    #[arg(long)]
+    from_port: Option<u16>,
 }
 
 impl Args {
@@ -90,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
     let Some(target) = args.target else {
         bail!("--target ADDR:PORT or --create-in DATA_DIR is needed");
     };
-    let socket = bind_socket()?;
+    let socket = bind_socket(args.from_port.unwrap_or(0))?;
     let mut load = Load::new(&args, socket, target)?;
     load.run(&args).await?;
     load.tally.print(&args, load.elapsed);
@@ -136,7 +143,7 @@ async fn create_user(store: &Store, args: &Args, name: &str, now: i64) -> anyhow
     Ok(())
 }
 
-fn bind_socket() -> anyhow::Result<UdpSocket> {
+fn bind_socket(port: u16) -> anyhow::Result<UdpSocket> {
     let socket = socket2::Socket::new(
         socket2::Domain::IPV4,
         socket2::Type::DGRAM,
@@ -145,7 +152,7 @@ fn bind_socket() -> anyhow::Result<UdpSocket> {
     socket.set_recv_buffer_size(SOCKET_BUFFER)?;
     socket.set_send_buffer_size(SOCKET_BUFFER)?;
     socket.set_nonblocking(true)?;
-    let local: SocketAddr = "127.0.0.1:0".parse()?;
+    let local = SocketAddr::from(([127, 0, 0, 1], port));
     socket.bind(&local.into())?;
     Ok(UdpSocket::from_std(socket.into())?)
 }
@@ -261,7 +268,7 @@ impl Load {
                     let now = Instant::now();
                     self.expire(now, timeout);
                     if now < end {
-                        let due = (now - start).as_secs_f64() * args.rate as f64;
+                        let due = ((now - start).as_secs_f64() * args.rate as f64).ceil();
                         self.pace((due as u64).min(total), args).await?;
                     } else if self.idle.len() == self.users.len() || now > end + timeout {
                         break;

@@ -8,6 +8,12 @@
 #   scripts/bench.sh concurrent N [SECONDS]  N calls each streaming 20 ms G.711 RTP for
 #                                            SECONDS (default 60); prints daemon CPU per call,
 #                                            RSS, RTP loss seen by the daemon, WAV check
+#   scripts/bench.sh bridged N [SECONDS]     N callers asking for a person (key 0), each put
+#                                            through to its own operator (N operators registered
+#                                            with digest, their phones one SIPp UAS streaming RTP
+#                                            back), SECONDS (default 60) of RTP both ways through
+#                                            the daemon, recorded in stereo; prints daemon CPU per
+#                                            bridged call, RSS, RTP loss on both legs, WAV check
 #   scripts/bench.sh register RATE [SECONDS] [USERS]
 #                                            USERS phones (default 1000) keeping their
 #                                            digest-authenticated registrations, refreshed
@@ -19,10 +25,10 @@
 # Needs sipp (Debian sip-tester). Everything runs on 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=${1:?usage: scripts/bench.sh cps RATE... | concurrent N [SECONDS] | register RATE [SECONDS] [USERS]}
+mode=${1:?usage: scripts/bench.sh cps RATE... | concurrent N [SECONDS] | bridged N [SECONDS] | register RATE [SECONDS] [USERS]}
 shift
 
-if [ "$mode" = register ]; then
+if [ "$mode" = register ] || [ "$mode" = bridged ]; then
   cargo build --release --quiet --bin hotline --example register_load
 else
   cargo build --release --quiet
@@ -147,6 +153,73 @@ for c in calls:
         bad += 1
 print(f'{len(calls) - bad}/{len(calls)}')")
   echo "calls=$n ok=$ok failed=$failed cpu_total=${cpu}%core cpu_per_call=${per_call}%core rss=${rss}MB rtp_received=$received rtp_lost=$lost wav_complete=$wavs"
+  ;;
+bridged)
+  n=${1:?number of calls}; seconds=${2:-60}
+  password=bench-secret-99
+  load=target/release/examples/register_load
+  realm=$(sed -n 's/^realm = "\(.*\)"/\1/p' "$work/hotline.toml" | head -1)
+  # Operators wait for no wrap-up; nobody is set on break; no keep-alives
+  # (the phones' SIPp answers OPTIONS with nothing).
+  sed -i -e 's/^wrap_up = .*/wrap_up = "0s"/' -e 's/^keepalive = .*/keepalive = "0s"/' \
+    -e 's/^max_wait = .*/max_wait = "600s"/' "$work/hotline.toml"
+  "$load" --create-in "$work/data" --users "$n" --password "$password" --realm "$realm" >/dev/null
+  start_daemon
+  phones=15299
+  "$load" --target "$sip" --users "$n" --password "$password" --rate "$n" --seconds 1 \
+    --from-port "$phones" >"$work/register.out"
+  grep -q "ok_200=$n " "$work/register.out" || { echo "registration failed:"; cat "$work/register.out"; exit 1; }
+  timeout $((seconds + n / 20 + 150)) sipp -sf tests/sipp/uas_bench_operator.xml -i 127.0.0.1 \
+    -p "$phones" -mi 127.0.0.1 -mp 18000 -m "$n" -timeout $((seconds + n / 20 + 120))s -nostdin \
+    -trace_stat -stf "$work/uas.csv" -fd 5 >/dev/null 2>&1 &
+  uas_pid=$!
+  rate=$(( n < 20 ? n : 20 ))
+  timeout $((seconds + n / rate + 120)) sipp -sf tests/sipp/uac_bench_queue.xml -s hotline -t u1 \
+    -i 127.0.0.1 -mi 127.0.0.1 -mp 16000 -p 15060 -d $((seconds * 1000)) -r "$rate" -m "$n" -l "$n" \
+    -timeout $((seconds + 90))s -nostdin -trace_stat -stf "$work/stat.csv" -fd 5 "$sip" \
+    >/dev/null 2>&1 &
+  sipp_pid=$!
+  ramp=$(( n / rate + 8 ))
+  sleep "$ramp"
+  window=$(( seconds - ramp - 5 )); [ "$window" -gt 5 ] || window=5
+  before=$(cpu_ticks); sleep "$window"; after=$(cpu_ticks)
+  rss=$(( $(rss_kb) / 1024 ))
+  wait "$sipp_pid" || true
+  wait "$uas_pid" || true
+  sleep 2
+  stop_daemon
+  ok=$(stat_field "$work/stat.csv" 'SuccessfulCall(C)')
+  failed=$(stat_field "$work/stat.csv" 'FailedCall(C)')
+  phones_ok=$(stat_field "$work/uas.csv" 'SuccessfulCall(C)')
+  cpu=$(python3 -c "print(round(100*($after-$before)/$hz/$window,2))")
+  per_call=$(python3 -c "print(round(100*($after-$before)/$hz/$window/$n,4))")
+  sum_of() { (grep "$1" "$work/daemon.log" | grep -o "$2=[0-9]*" || true) | awk -F= '{s+=$2} END {print s+0}'; }
+  caller_lost=$(sum_of 'media ended' packets_lost)
+  caller_received=$(sum_of 'media ended' packets_received)
+  leg_lost=$(sum_of "operator's leg ended" packets_lost)
+  leg_received=$(sum_of "operator's leg ended" packets_received)
+  wavs=$(target/release/hotline calls list --json --limit 100000 --config "$work/hotline.toml" \
+    --data-dir "$work/data" | python3 -c "
+import json, sys, wave, os, math
+calls = json.load(sys.stdin)
+bad = answered = 0
+for c in calls:
+    if c.get('queue_outcome') == 'answered': answered += 1
+    path = os.path.join('$work/data/recordings', c['recording_path'] or '')
+    try:
+        with wave.open(path) as w:
+            frames = w.getnframes()
+            ms = frames * 1000 / w.getframerate()
+            # The operator's channel (right) in the last tenth must not be silent.
+            w.setpos(int(frames * 0.9))
+            data = w.readframes(frames // 10)
+        right = [int.from_bytes(data[i + 2:i + 4], 'little', signed=True) for i in range(0, len(data), 4)]
+        loud = math.sqrt(sum(x * x for x in right) / max(len(right), 1)) > 300
+        if abs(ms - (c['ended_at'] - c['answered_at'])) > 100 or not loud: bad += 1
+    except Exception:
+        bad += 1
+print(f'{len(calls) - bad}/{len(calls)} answered={answered}')")
+  echo "calls=$n ok=$ok failed=$failed phones_ok=$phones_ok cpu_total=${cpu}%core cpu_per_bridged_call=${per_call}%core rss=${rss}MB caller_rtp_received=$caller_received caller_rtp_lost=$caller_lost operator_rtp_received=$leg_received operator_rtp_lost=$leg_lost wav_complete=$wavs"
   ;;
 register)
   rate=${1:?REGISTERs per second}; seconds=${2:-20}; users=${3:-1000}
