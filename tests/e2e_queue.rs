@@ -310,6 +310,30 @@ fn answered_call_is_bridged_recorded_and_shown(options: DaemonOptions) {
     assert_eq!(legs[0]["outcome"], "answered");
     assert_eq!(legs[0]["operator_id"], record["operator_id"]);
 
+    // The operator writes the work order of the call: linked to it, the
+    // reporter taken from the archive's match.
+    let body = serde_json::json!({
+        "community": "JF",
+        "kind": "repair",
+        "priority": "normal",
+        "description": "厨房水管漏水",
+        "call_id": call_id,
+    });
+    let (status, ticket) = api.runtime.block_on(common::api::call_with(
+        &api.client,
+        &api.base,
+        Method::POST,
+        "/api/tickets",
+        Some(&zhang),
+        Some(body),
+    ));
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{ticket:#}");
+    assert_eq!(ticket["reporter_name"], "王芳", "{ticket:#}");
+    assert_eq!(ticket["room"], "7栋1501", "{ticket:#}");
+    let number = ticket["number"].as_str().expect("number");
+    let detail = api.call(Method::GET, &format!("/api/tickets/{number}"), &zhang);
+    assert_eq!(detail["calls"][0]["id"], call_id.as_str(), "{detail:#}");
+
     // Both voices in the one stereo WAV, each on its own channel.
     let wav = common::find_wav(&daemon.recordings(), &call_id);
     let (left, right) = channels(&wav);

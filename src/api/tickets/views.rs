@@ -106,6 +106,12 @@ pub(crate) struct NewTicketBody {
     /// Paid service only.
     #[serde(default)]
     paid: bool,
+    /// The call it comes from (`GET /api/calls`, the screen pop's
+    /// `call_id`): linked at creation; the reporter's name, phone, archive
+    /// person and room default to the call's caller as the archive matched
+    /// them.
+    #[serde(default)]
+    call_id: Option<String>,
 }
 
 impl From<NewTicketBody> for NewTicketRequest {
@@ -127,6 +133,7 @@ impl From<NewTicketBody> for NewTicketRequest {
             assignee: body.assignee,
             fee_cents: body.fee_cents,
             paid: body.paid,
+            call_id: body.call_id,
         }
     }
 }

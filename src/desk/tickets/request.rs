@@ -56,6 +56,11 @@ pub struct NewTicketRequest {
     /// Paid service only.
     #[serde(default)]
     pub paid: bool,
+    /// The call it comes from (during or after it): linked at creation, and
+    /// the reporter (name, phone, archive person, room) defaults to what
+    /// the archive said about its caller.
+    #[serde(default)]
+    pub call_id: Option<String>,
 }
 
 /// Fields to change. A field left out stays; for the optional ones `null`

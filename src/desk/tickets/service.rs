@@ -96,10 +96,18 @@ impl Tickets {
     /// records its creation.
     pub async fn create(
         &self,
-        request: NewTicketRequest,
+        mut request: NewTicketRequest,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<TicketRecord, DeskError> {
+        let calls = match request.call_id.take() {
+            Some(call_id) => {
+                let call = self.known_call(&call_id).await?;
+                reporter_from_call(&mut request, &call);
+                vec![call.id]
+            }
+            None => Vec::new(),
+        };
         let phone = request
             .reporter_phone
             .as_deref()
@@ -143,7 +151,7 @@ impl Tickets {
             updated_at: now,
             version: 1,
         };
-        self.insert(record, None, &[], now).await
+        self.insert(record, None, &calls, now).await
     }
 
     /// The ticket of a voice message left in `call`: its kind from the menu
@@ -608,6 +616,29 @@ fn call_change(from: Option<&str>, to: Option<&str>) -> FieldChange {
         field: "calls".to_owned(),
         from: from.map_or(serde_json::Value::Null, |c| c.into()),
         to: to.map_or(serde_json::Value::Null, |c| c.into()),
+    }
+}
+
+/// The reporter of a ticket made from a call defaults to the call's
+/// caller as the archive matched them: what the request leaves out is
+/// filled in (the caller's number, name, archive person and first room).
+fn reporter_from_call(request: &mut NewTicketRequest, call: &CallRecord) {
+    let blank = |field: &Option<String>| field.as_deref().is_none_or(|v| v.trim().is_empty());
+    if blank(&request.reporter_phone) {
+        request.reporter_phone = Some(call.caller_raw.clone());
+    }
+    if blank(&request.reporter_name) {
+        request.reporter_name = call.caller_name.clone();
+    }
+    if blank(&request.person_id) {
+        request.person_id = call.caller_person_id.clone();
+    }
+    if request.room.is_none() && request.location.is_none() {
+        request.room = call
+            .caller_rooms
+            .as_deref()
+            .and_then(|rooms| rooms.split('、').next())
+            .and_then(|room| room.parse().ok());
     }
 }
 

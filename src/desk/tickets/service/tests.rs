@@ -50,6 +50,7 @@ fn request(kind: TicketKind, priority: Priority, description: &str) -> NewTicket
         assignee: None,
         fee_cents: None,
         paid: false,
+        call_id: None,
     }
 }
 
@@ -626,6 +627,71 @@ async fn creation_refuses_what_the_configuration_and_the_kind_do_not_allow() {
         assert_eq!((created.fee_cents, created.paid), (Some(8_000), true));
         // Refused creations used no number.
         assert_eq!(created.ticket.number.seq(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_made_from_a_call_is_linked_and_its_reporter_defaults_to_the_caller() {
+    for tickets in services(testing::stores().await) {
+        let store = tickets.store.clone();
+        let caller = crate::store::CallerMatch {
+            kind: "person".into(),
+            person_id: Some("person-7".into()),
+            name: Some("王芳".into()),
+            rooms: Some("7栋1501、3栋2单元1201".into()),
+        };
+        store
+            .insert_call_matched(&new_call("call-7", sh(23, 9, 0)), Some(&caller))
+            .await
+            .expect("call");
+        let from_call = NewTicketRequest {
+            reporter_name: None,
+            reporter_phone: None,
+            call_id: Some("call-7".into()),
+            ..leak()
+        };
+        let at = sh(23, 9, 5);
+        let ticket = tickets
+            .create(from_call.clone(), "zhang", at)
+            .await
+            .expect("created");
+        assert_eq!(ticket.reporter_name.as_deref(), Some("王芳"));
+        assert_eq!(ticket.reporter_phone.as_deref(), Some("+8613812345678"));
+        assert_eq!(ticket.person_id.as_deref(), Some("person-7"));
+        assert_eq!(
+            ticket.room.as_ref().map(ToString::to_string).as_deref(),
+            Some("3栋2单元1201"),
+            "the request's room is kept"
+        );
+        let calls = tickets.calls_of(ticket.ticket.id).await.expect("calls");
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].id, "call-7");
+        // Without a room of its own it takes the caller's first.
+        let roomless = NewTicketRequest {
+            room: None,
+            ..from_call.clone()
+        };
+        let ticket = tickets
+            .create(roomless, "zhang", at)
+            .await
+            .expect("created");
+        assert_eq!(
+            ticket.room.as_ref().map(ToString::to_string).as_deref(),
+            Some("7栋1501")
+        );
+        // What the operator typed wins over the call.
+        let typed = NewTicketRequest {
+            reporter_name: Some("王先生".into()),
+            ..from_call.clone()
+        };
+        let ticket = tickets.create(typed, "zhang", at).await.expect("created");
+        assert_eq!(ticket.reporter_name.as_deref(), Some("王先生"));
+        // An unknown call is refused, and takes no number.
+        let unknown = NewTicketRequest {
+            call_id: Some("nope".into()),
+            ..from_call
+        };
+        assert!(tickets.create(unknown, "zhang", at).await.is_err());
     }
 }
 
