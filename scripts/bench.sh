@@ -14,6 +14,12 @@
 #                                            back), SECONDS (default 60) of RTP both ways through
 #                                            the daemon, recorded in stereo; prints daemon CPU per
 #                                            bridged call, RSS, RTP loss on both legs, WAV check
+#   scripts/bench.sh pop [SECONDS] [OWNERS]  OWNERS (default 1,000,000) in the archive, 20
+#                                            operators on the live WebSocket with phones that ring
+#                                            (examples/screen_pop), callers from the archive asking
+#                                            for a person at 20 calls/s for SECONDS (default 40);
+#                                            prints the time from the INVITE at the phone to the
+#                                            call.offered read on the operator's socket
 #   scripts/bench.sh register RATE [SECONDS] [USERS]
 #                                            USERS phones (default 1000) keeping their
 #                                            digest-authenticated registrations, refreshed
@@ -25,11 +31,13 @@
 # Needs sipp (Debian sip-tester). Everything runs on 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=${1:?usage: scripts/bench.sh cps RATE... | concurrent N [SECONDS] | bridged N [SECONDS] | register RATE [SECONDS] [USERS]}
+mode=${1:?usage: scripts/bench.sh cps RATE... | concurrent N [SECONDS] | bridged N [SECONDS] | pop [SECONDS] [OWNERS] | register RATE [SECONDS] [USERS]}
 shift
 
 if [ "$mode" = register ] || [ "$mode" = bridged ]; then
   cargo build --release --quiet --bin hotline --example register_load
+elif [ "$mode" = pop ]; then
+  cargo build --release --quiet --bin hotline --example screen_pop --example archive_import
 else
   cargo build --release --quiet
 fi
@@ -220,6 +228,49 @@ for c in calls:
         bad += 1
 print(f'{len(calls) - bad}/{len(calls)} answered={answered}')")
   echo "calls=$n ok=$ok failed=$failed phones_ok=$phones_ok cpu_total=${cpu}%core cpu_per_bridged_call=${per_call}%core rss=${rss}MB caller_rtp_received=$caller_received caller_rtp_lost=$caller_lost operator_rtp_received=$leg_received operator_rtp_lost=$leg_lost wav_complete=$wavs"
+  ;;
+pop)
+  seconds=${1:-40}; owners=${2:-1000000}; operators=20; rate=20
+  password=bench-secret-99
+  sed -i -e 's/^keepalive = .*/keepalive = "0s"/' -e 's/^max_wait = .*/max_wait = "600s"/' \
+    -e 's/^wrap_up = .*/wrap_up = "0s"/' "$work/hotline.toml"
+  python3 scripts/gen-archive.py "$owners" "$work/owners.csv"
+  target/release/examples/archive_import "$work/owners.csv" "$work/data" >/dev/null
+  # Callers the archive knows: row i's mobile is 13 and i in nine digits.
+  python3 - "$owners" "$work/callers.csv" <<'PY'
+import random, sys
+owners, out = int(sys.argv[1]), sys.argv[2]
+rng = random.Random(7)
+with open(out, "w") as f:
+    f.write("RANDOM\n")
+    for _ in range(5000):
+        f.write(f"13{rng.randrange(owners):09d}\n")
+PY
+  start_daemon
+  http=$(sed -n 's/^ready .*http=\([^ ]*\).*/\1/p' "$work/stdout")
+  cli() { target/release/hotline "$@" --config "$work/hotline.toml" --data-dir "$work/data"; }
+  for i in $(seq -w 1 $operators); do
+    echo "$password" | cli users add "pop$i" --role operator >/dev/null
+    echo "$password" | cli users sip-password "pop$i" >/dev/null
+  done
+  calls=$((rate * (seconds - 10)))
+  target/release/examples/screen_pop --sip "$sip" --http "$http" --operators "$operators" \
+    --prefix pop --password "$password" --seconds "$seconds" >"$work/pop.out" 2>&1 &
+  pop_pid=$!
+  for _ in $(seq 1 100); do grep -q '^ready' "$work/pop.out" 2>/dev/null && break; sleep 0.1; done
+  before=$(cpu_ticks)
+  timeout $((seconds + 60)) sipp -sf tests/sipp/uac_bench_pop.xml -s hotline -t u1 -i 127.0.0.1 \
+    -mi 127.0.0.1 -mp 16000 -p 15060 -r "$rate" -m "$calls" -l 200 -inf "$work/callers.csv" \
+    -key digit 0 -key menu_ms 200 -key wait_ms 800 -timeout $((seconds + 30))s -nostdin \
+    -trace_stat -stf "$work/stat.csv" -fd 5 "$sip" >/dev/null 2>&1 || true
+  after=$(cpu_ticks)
+  wait "$pop_pid" || true
+  rss=$(( $(rss_kb) / 1024 ))
+  stop_daemon
+  ok=$(stat_field "$work/stat.csv" 'SuccessfulCall(C)')
+  failed=$(stat_field "$work/stat.csv" 'FailedCall(C)')
+  echo "owners=$owners operators=$operators calls=$calls ok=$ok failed=$failed rss=${rss}MB"
+  tail -1 "$work/pop.out"
   ;;
 register)
   rate=${1:?REGISTERs per second}; seconds=${2:-20}; users=${3:-1000}
