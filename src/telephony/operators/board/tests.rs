@@ -209,3 +209,148 @@ async fn a_waiting_call_is_told_when_the_last_phone_of_its_group_goes() {
         Some(QueueEvent::NobodyToAnswer)
     ));
 }
+
+/// Who is being offered what right now, as the call tasks see it.
+#[derive(Default)]
+struct Offers {
+    by_operator: std::collections::HashMap<String, String>,
+    by_call: std::collections::HashMap<String, String>,
+    violations: Vec<String>,
+}
+
+impl Offers {
+    fn offer(&mut self, call: &str, operator: &str) {
+        if let Some(other) = self.by_operator.get(operator) {
+            self.violations
+                .push(format!("{operator} offered {call} while on {other}"));
+        }
+        if let Some(other) = self.by_call.get(call) {
+            self.violations
+                .push(format!("{call} offered to {operator} while at {other}"));
+        }
+        self.by_operator
+            .insert(operator.to_string(), call.to_string());
+        self.by_call.insert(call.to_string(), operator.to_string());
+    }
+
+    fn withdraw(&mut self, call: &str, operator: &str) {
+        self.by_operator.remove(operator);
+        self.by_call.remove(call);
+    }
+}
+
+/// How a call task's call ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Fate {
+    Answered,
+    Abandoned,
+    Voicemail,
+}
+
+/// One caller against the board: takes rings, refuses some, answers some
+/// (re-registering the operator's phone mid-call), gives up on some.
+async fn caller_task(board: Board, id: String, offers: Arc<Mutex<Offers>>, seed: u64) -> Fate {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let Ok(mut events) = board.join(call(&id)).await else {
+        return Fate::Voicemail;
+    };
+    let patience = tokio::time::sleep(Duration::from_millis(rng.gen_range(5..400)));
+    tokio::pin!(patience);
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            () = &mut patience => {
+                // The caller hangs up: whatever rings is withdrawn first.
+                let ringing = offers.lock().expect("offers").by_call.get(&id).cloned();
+                if let Some(operator) = ringing {
+                    offers.lock().expect("offers").withdraw(&id, &operator);
+                }
+                board.leave(&id, LeaveReason::Abandoned).await;
+                return Fate::Abandoned;
+            }
+        };
+        let Some(QueueEvent::Ring { operator, .. }) = event else {
+            board.leave(&id, LeaveReason::Voicemail).await;
+            return Fate::Voicemail;
+        };
+        offers.lock().expect("offers").offer(&id, &operator);
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..4))).await;
+        if rng.gen_bool(0.4) {
+            let failure = if rng.gen_bool(0.5) {
+                RingFailure::Refused
+            } else {
+                RingFailure::NoAnswer
+            };
+            offers.lock().expect("offers").withdraw(&id, &operator);
+            board.ring_failed(&id, &operator, failure).await;
+            continue;
+        }
+        if !board.answered(&id, &operator).await {
+            offers.lock().expect("offers").withdraw(&id, &operator);
+            continue;
+        }
+        // Mid-call the operator's phone refreshes its registration: they
+        // stay on the call.
+        let port = 5000 + operator.len() as u16;
+        board.phone_bound(&operator, phone(&operator, port)).await;
+        let state = state_of(&board, &operator).await;
+        if state != OperatorState::OnCall {
+            offers.lock().expect("offers").violations.push(format!(
+                "{operator} is {state} after re-registering mid-call"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(1..10))).await;
+        offers.lock().expect("offers").withdraw(&id, &operator);
+        board.call_ended(&operator).await;
+        return Fate::Answered;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_never_share_an_operator_and_no_call_is_lost() {
+    let config = QueueConfig {
+        wrap_up: Duration::ZERO,
+        ring_outs_to_break: 0,
+        ..QueueConfig::default()
+    };
+    let names = ["a", "bb", "ccc", "dddd", "eeeee"];
+    let fixture = start(config, &names);
+    let board = fixture.board.clone();
+    for name in names {
+        board
+            .phone_bound(name, phone(name, 5000 + name.len() as u16))
+            .await;
+    }
+    let offers = Arc::new(Mutex::new(Offers::default()));
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            tokio::spawn(caller_task(
+                board.clone(),
+                format!("c{i}"),
+                offers.clone(),
+                i,
+            ))
+        })
+        .collect();
+    let mut fates = Vec::new();
+    for task in tasks {
+        let fate = tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("no call is lost: every caller's wait ends")
+            .expect("caller task");
+        fates.push(fate);
+    }
+    let offers = offers.lock().expect("offers");
+    assert!(offers.violations.is_empty(), "{:#?}", offers.violations);
+    assert!(offers.by_call.is_empty() && offers.by_operator.is_empty());
+    let answered = fates.iter().filter(|f| **f == Fate::Answered).count();
+    assert!(answered > 0, "{fates:?}");
+    assert!(
+        board.queue().await.expect("running").is_empty(),
+        "nobody is left waiting"
+    );
+    for name in names {
+        assert_eq!(state_of(&board, name).await, OperatorState::Available);
+    }
+}
