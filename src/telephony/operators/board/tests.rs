@@ -341,9 +341,11 @@ async fn concurrent_callers_never_share_an_operator_and_no_call_is_lost() {
             .expect("caller task");
         fates.push(fate);
     }
-    let offers = offers.lock().expect("offers");
-    assert!(offers.violations.is_empty(), "{:#?}", offers.violations);
-    assert!(offers.by_call.is_empty() && offers.by_operator.is_empty());
+    {
+        let offers = offers.lock().expect("offers");
+        assert!(offers.violations.is_empty(), "{:#?}", offers.violations);
+        assert!(offers.by_call.is_empty() && offers.by_operator.is_empty());
+    }
     let answered = fates.iter().filter(|f| **f == Fate::Answered).count();
     assert!(answered > 0, "{fates:?}");
     assert!(
