@@ -192,8 +192,10 @@ impl ServerInvite {
     ) -> Vec<Action> {
         match self.state {
             ServerInviteState::Proceeding => {
-                let mut actions = vec![Action::Send(bytes.clone())];
-                self.last_response = Some(bytes);
+                // The copy kept for retransmissions is exactly its length
+                // (the built one has spare capacity).
+                self.last_response = Some(bytes.clone());
+                let mut actions = vec![Action::Send(bytes)];
                 if status.is_success() {
                     // RFC 6026 §8.2: 2xx moves to Accepted, timer L = 64*T1.
                     self.state = ServerInviteState::Accepted;
@@ -313,8 +315,10 @@ impl ServerNonInvite {
         ) {
             return Vec::new();
         }
-        let mut actions = vec![Action::Send(bytes.clone())];
-        self.last_response = Some(bytes);
+        // The copy kept for retransmissions (through Timer J) is exactly
+        // its length (the built one has spare capacity).
+        self.last_response = Some(bytes.clone());
+        let mut actions = vec![Action::Send(bytes)];
         if status.is_final() {
             // §17.2.2: timer J = 64*T1 unreliable, zero reliable.
             self.state = NonInviteState::Completed;

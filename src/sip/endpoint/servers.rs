@@ -8,11 +8,11 @@
 //! the [`Outbox`]. Knows no dialog and no TU handle.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::super::StatusCode;
 use super::super::dialog::new_tag;
 use super::super::message::{
     Method, Request, ResponseParts, build_bad_request, build_response, response_destination,
@@ -21,6 +21,7 @@ use super::super::message::{
 use super::super::transaction::{
     Action, ServerInvite, ServerInviteState, ServerKey, ServerNonInvite, Timer, Timers,
 };
+use super::super::{StatusCode, Transport};
 use super::outbox::Outbox;
 use super::timers::TimerTarget;
 
@@ -53,10 +54,51 @@ impl Machine {
 
 struct Entry {
     machine: Machine,
-    request: Request,
+    /// The request, while responses are still to be built from it; dropped
+    /// with the final response, so that a transaction kept for Timer J or
+    /// I (32 s over UDP, absorbing retransmissions) holds no more than the
+    /// bytes it sends again.
+    request: Option<Request>,
+    /// Where its responses go (RFC 3261 §18.2.2).
+    route: Route,
     local_tag: String,
     /// Tells the InviteServer a CANCEL took it down.
     cancel: Option<oneshot::Sender<()>>,
+}
+
+/// Where a transaction's responses go.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    dest: SocketAddr,
+    fallback: Option<SocketAddr>,
+    transport: Transport,
+}
+
+impl Route {
+    fn of(request: &Request) -> Route {
+        Route {
+            dest: response_destination(request),
+            fallback: response_fallback(request),
+            transport: request.transport,
+        }
+    }
+}
+
+impl Entry {
+    fn new(
+        machine: Machine,
+        request: Request,
+        local_tag: String,
+        cancel: Option<oneshot::Sender<()>>,
+    ) -> Entry {
+        Entry {
+            machine,
+            route: Route::of(&request),
+            request: Some(request),
+            local_tag,
+            cancel,
+        }
+    }
 }
 
 /// What a request that matched a live transaction came to.
@@ -173,12 +215,12 @@ impl ServerTable {
         let key = ServerKey::for_request(request);
         self.entries.insert(
             key.clone(),
-            Entry {
-                machine: Machine::new(request, self.timers),
-                request: request.clone(),
+            Entry::new(
+                Machine::new(request, self.timers),
+                request.clone(),
                 local_tag,
                 cancel,
-            },
+            ),
         );
         key
     }
@@ -232,15 +274,10 @@ impl ServerTable {
         let key = ServerKey::for_request(&request);
         let mut machine = Machine::new(&request, self.timers);
         let actions = machine.on_response(status, bytes, now);
-        self.entries.insert(
-            key.clone(),
-            Entry {
-                machine,
-                request,
-                local_tag: String::new(),
-                cancel: None,
-            },
-        );
+        let mut entry = Entry::new(machine, request, String::new(), None);
+        // The final response is built: nothing more is built from it.
+        entry.request = None;
+        self.entries.insert(key.clone(), entry);
         self.run(&key, actions, out);
     }
 
@@ -257,8 +294,9 @@ impl ServerTable {
         out: &mut Outbox,
     ) -> Option<Vec<u8>> {
         let entry = self.entries.get_mut(key)?;
+        let request = entry.request.as_ref()?;
         let bytes = build_response(
-            &entry.request,
+            request,
             status,
             &self.user_agent,
             &ResponseParts {
@@ -272,6 +310,9 @@ impl ServerTable {
         if actions.is_empty() {
             return None;
         }
+        if status.0 >= 200 {
+            entry.request = None;
+        }
         self.run(key, actions, out);
         Some(bytes)
     }
@@ -282,7 +323,7 @@ impl ServerTable {
         self.entries
             .get(key)
             .filter(|entry| entry.machine.is_proceeding_invite())
-            .map(|entry| (&entry.request, entry.local_tag.as_str()))
+            .and_then(|entry| Some((entry.request.as_ref()?, entry.local_tag.as_str())))
     }
 
     pub(super) fn on_timer(
@@ -306,9 +347,11 @@ impl ServerTable {
         let Some(entry) = self.entries.get(key) else {
             return;
         };
-        let dest = response_destination(&entry.request);
-        let fallback = response_fallback(&entry.request);
-        let transport = entry.request.transport;
+        let Route {
+            dest,
+            fallback,
+            transport,
+        } = entry.route;
         for action in actions {
             match action {
                 Action::Send(bytes) => out.send_response(dest, fallback, transport, bytes),

@@ -19,6 +19,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
@@ -95,7 +96,7 @@ struct RegistrarTask {
     /// When each username was last read from the store.
     loaded: HashMap<String, Instant>,
     bindings: HashMap<String, Vec<Binding>>,
-    writes: mpsc::UnboundedSender<BindingChange>,
+    writes: BindingWrites,
     endpoint: Endpoint,
     /// `[sip]`, for who is challenged with MD5 alone (`md5_only_agents`).
     sip: SipConfig,
@@ -131,7 +132,8 @@ pub async fn start_registrar(
         credentials.insert(row.username.clone(), credentials_of(&row, display_name));
     }
     let bindings = stored_bindings(&store, &credentials).await?;
-    let (writes, write_rx) = mpsc::unbounded_channel();
+    let writes = BindingWrites::default();
+    let write_rx = writes.clone();
     let (requests, inbox) = mpsc::channel(QUEUE);
     let task = RegistrarTask {
         digest,
@@ -508,9 +510,7 @@ impl RegistrarTask {
     }
 
     fn write(&self, change: BindingChange) {
-        if self.writes.send(change).is_err() {
-            warn!("the binding writer has stopped");
-        }
+        self.writes.push(change);
     }
 }
 
@@ -548,13 +548,79 @@ fn aor_user(aor: &str) -> Option<String> {
 }
 
 /// Writes binding changes in order, a batch per transaction.
-async fn write_bindings(store: Store, mut changes: mpsc::UnboundedReceiver<BindingChange>) {
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
-    while changes.recv_many(&mut batch, WRITE_BATCH).await > 0 {
-        if let Err(err) = store.apply_binding_changes(&batch).await {
-            warn!(%err, changes = batch.len(), "cannot store phone registrations");
+/// The binding changes waiting for the store, the newest per binding: a
+/// phone that refreshes faster than the store writes costs one write per
+/// round, not one per REGISTER, and what waits is bounded by the number
+/// of bindings.
+#[derive(Clone, Default)]
+struct BindingWrites {
+    shared: Arc<PendingWrites>,
+}
+
+#[derive(Default)]
+struct PendingWrites {
+    changes: Mutex<HashMap<(String, String), BindingChange>>,
+    ready: tokio::sync::Notify,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl BindingWrites {
+    fn push(&self, change: BindingChange) {
+        let key = match &change {
+            BindingChange::Upsert(row) => (row.user_id.clone(), row.contact.clone()),
+            BindingChange::Delete { user_id, contact } => (user_id.clone(), contact.clone()),
+        };
+        self.shared
+            .changes
+            .lock()
+            .expect("binding writes")
+            .insert(key, change);
+        self.shared.ready.notify_one();
+    }
+
+    /// What waits now; empty once closed and drained.
+    fn take(&self) -> Vec<BindingChange> {
+        let mut changes = self.shared.changes.lock().expect("binding writes");
+        std::mem::take(&mut *changes).into_values().collect()
+    }
+
+    fn close(&self) {
+        self.shared
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.shared.ready.notify_one();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.shared
+            .closed
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl Drop for RegistrarTask {
+    fn drop(&mut self) {
+        self.writes.close();
+    }
+}
+
+/// Stores the binding changes, in batches of at most [`WRITE_BATCH`], until
+/// the registrar stops and what it left is written.
+async fn write_bindings(store: Store, changes: BindingWrites) {
+    loop {
+        let pending = changes.take();
+        if pending.is_empty() {
+            if changes.is_closed() {
+                break;
+            }
+            changes.shared.ready.notified().await;
+            continue;
         }
-        batch.clear();
+        for batch in pending.chunks(WRITE_BATCH) {
+            if let Err(err) = store.apply_binding_changes(batch).await {
+                warn!(%err, changes = batch.len(), "cannot store phone registrations");
+            }
+        }
     }
 }
 
