@@ -33,7 +33,8 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked "$@"
 # The HTTP tests once more, with their store on PostgreSQL.
-HOTLINE_TEST_PG="$pg_url" cargo test --locked --test api_auth --test api_tickets --test api_archive "$@"
+HOTLINE_TEST_PG="$pg_url" cargo test --locked --test api_auth --test api_tickets --test api_archive \
+  --test archive_import "$@"
 # The parsers of hostile input under libFuzzer for a bounded time each
 # (fuzz/, scripts/fuzz.sh): a crash, a hang or running out of memory fails
 # the run. HOTLINE_FUZZ_SECONDS=0 leaves it out. In CI the fuzz build keeps

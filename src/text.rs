@@ -64,3 +64,7 @@ pub const REJECTED: &str = "拒绝";
 pub const REJECTED_FILE: &str = "被拒绝的行已写入";
 /// `hotline archive export` when done (rows written).
 pub const EXPORTED: &str = "已导出";
+
+/// An API field or query parameter with a control character (the field's
+/// name comes before it).
+pub const CONTROL_CHARACTER: &str = "含有控制字符(如 U+0000),请删除后再提交";

@@ -2,7 +2,10 @@
 //! people as UTF-8, GBK, UTF-8 with BOM and xlsx; idempotent re-import; bad
 //! rows reported and written to the rejected file; dry run; export and
 //! re-import; lookups by phone, room and name. (The idempotency core also
-//! runs on PostgreSQL: `store::archive` unit tests.)
+//! runs on PostgreSQL: `store::archive` unit tests.) The control-character
+//! test takes its store from `HOTLINE_TEST_PG` when set (PostgreSQL).
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -118,6 +121,43 @@ async fn utf8_gbk_bom_and_xlsx_files_import_the_same_people() {
     for (file, people) in &seen[1..] {
         assert_eq!(people, &seen[0].1, "{file}");
     }
+}
+
+#[tokio::test]
+async fn a_cell_with_a_control_character_rejects_its_row_and_the_rest_imports() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = common::open_store(dir.path()).await;
+    let path = dir.path().join("owners.csv");
+    std::fs::write(
+        &path,
+        "小区,楼栋,单元,房号,姓名,身份,手机,电话,备注\n\
+         金福花园,3,2,1201,张三,业主,13812345678,,\n\
+         金福花园,3,2,1202,李\u{0}梅,业主,13912345678,,\n\
+         金福花园,3,2,1203,王芳,业主,13712345678,,备注\u{1b}[31m\n",
+    )
+    .expect("file");
+    let report = import_file(&store, &path, options(false))
+        .await
+        .expect("the import goes on past bad rows");
+    assert_eq!(
+        report.summary.to_string(),
+        "inserted 1, updated 0, unchanged 0, rejected 2"
+    );
+    let reasons: Vec<(Column, RejectReason)> = report
+        .rejected
+        .iter()
+        .map(|row| (row.column, row.reason.clone()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (Column::Name, RejectReason::ControlCharacter),
+            (Column::Note, RejectReason::ControlCharacter)
+        ]
+    );
+    assert!(report.rejected_file.is_some());
+    let found = by_phone(&store, "13812345678", None).await.expect("lookup");
+    assert_eq!(found.len(), 1);
 }
 
 #[tokio::test]

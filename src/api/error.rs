@@ -39,6 +39,9 @@ pub enum ApiError {
     InvalidField { field: String, message: String },
     #[error("query parameter `{field}`: {message}")]
     InvalidQuery { field: String, message: String },
+    /// A text field or query parameter holds a control character.
+    #[error("「{field}」{}", crate::text::CONTROL_CHARACTER)]
+    ControlCharacter { field: String },
     #[error("bad path parameter: {message}")]
     InvalidPath { message: String },
     #[error("the body must be JSON (Content-Type: application/json)")]
@@ -86,7 +89,9 @@ impl ApiError {
             | ApiError::InvalidQuery { .. }
             | ApiError::InvalidPath { .. }
             | ApiError::BodyUnreadable => StatusCode::BAD_REQUEST,
-            ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidField { .. } | ApiError::ControlCharacter { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MissingToken
@@ -110,6 +115,7 @@ impl ApiError {
             ApiError::MalformedJson { .. } => "malformed_json",
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::InvalidQuery { .. } => "invalid_query",
+            ApiError::ControlCharacter { .. } => "control_character",
             ApiError::InvalidPath { .. } => "invalid_path",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -133,9 +139,9 @@ impl ApiError {
     /// The JSON body of this error.
     pub fn body(&self) -> ErrorBody {
         let field = match self {
-            ApiError::InvalidField { field, .. } | ApiError::InvalidQuery { field, .. } => {
-                Some(field.clone())
-            }
+            ApiError::InvalidField { field, .. }
+            | ApiError::InvalidQuery { field, .. }
+            | ApiError::ControlCharacter { field } => Some(field.clone()),
             _ => None,
         };
         ErrorBody {
@@ -292,8 +298,15 @@ fn is_json(content_type: Option<&HeaderValue>) -> bool {
         || (essence.len() > 5 && essence[essence.len() - 5..].eq_ignore_ascii_case("+json"))
 }
 
-/// Parses a JSON body, naming the field serde stopped at.
+/// Parses a JSON body, naming the field serde stopped at; a string (or
+/// key) with a control character is refused, named, before anything else.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if may_hold_control_character(bytes)
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(field) = control_character_at(&value, "")
+    {
+        return Err(ApiError::ControlCharacter { field });
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = field_path(err.path());
@@ -328,6 +341,50 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     Ok(value)
 }
 
+/// Whether a JSON text may hold a control character in a string: JSON
+/// writes U+0000–U+001F only escaped (`\u00..`), DEL and U+0080–U+009F
+/// may come raw. A cheap test, so that clean bodies are parsed once.
+fn may_hold_control_character(bytes: &[u8]) -> bool {
+    bytes
+        .windows(2)
+        .any(|pair| pair == b"\\u" || (pair[0] == 0xC2 && (0x80..=0x9F).contains(&pair[1])))
+        || bytes.contains(&0x7F)
+}
+
+/// The path (`description`, `items[2].name`) of the first string or key
+/// with a control character.
+fn control_character_at(value: &serde_json::Value, path: &str) -> Option<String> {
+    use crate::desk::plain_text::has_control_character;
+    let join = |name: &str| {
+        if path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    match value {
+        serde_json::Value::String(text) if has_control_character(text) => {
+            Some(if path.is_empty() {
+                "body".to_string()
+            } else {
+                path.to_string()
+            })
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| control_character_at(item, &format!("{path}[{index}]"))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(name, item)| {
+            if has_control_character(name) {
+                Some(join(name))
+            } else {
+                control_character_at(item, &join(name))
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// A query string, like `axum::extract::Query`, whose failures are
 /// [`ApiError::InvalidQuery`] naming the parameter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -348,6 +405,14 @@ where
 /// Parses the query string of `uri`, naming the parameter serde stopped at.
 pub(crate) fn parse_query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
     let query = uri.query().unwrap_or_default();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        use crate::desk::plain_text::has_control_character;
+        if has_control_character(&name) || has_control_character(&value) {
+            return Err(ApiError::ControlCharacter {
+                field: name.chars().filter(|c| !c.is_control()).collect(),
+            });
+        }
+    }
     let deserializer =
         serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
@@ -396,6 +461,66 @@ pub(crate) async fn method_not_allowed() -> ApiError {
 
 /// Longest request path echoed back in a 404 message.
 const MAX_ECHOED_PATH: usize = 200;
+
+#[cfg(test)]
+mod control_character_tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        description: String,
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        name: String,
+    }
+
+    fn refused_field(json: &str) -> Option<String> {
+        match parse_json::<Body>(json.as_bytes()) {
+            Err(ApiError::ControlCharacter { field }) => Some(field),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_control_character_in_any_string_is_refused_422_naming_its_field() {
+        let nul = r#"{"description": "漏水\u0000", "items": []}"#;
+        assert_eq!(refused_field(nul).as_deref(), Some("description"));
+        let deep = r#"{"description": "漏水", "items": [{"name": "a"}, {"name": "b\u001b"}]}"#;
+        assert_eq!(refused_field(deep).as_deref(), Some("items[1].name"));
+        let raw_c1 = "{\"description\": \"a\u{85}b\", \"items\": []}";
+        assert_eq!(refused_field(raw_c1).as_deref(), Some("description"));
+        let error = ApiError::ControlCharacter {
+            field: "description".into(),
+        };
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error.code(), "control_character");
+        assert_eq!(error.body().field.as_deref(), Some("description"));
+        // Tabs, line breaks and escaped quotes are text.
+        let clean = r#"{"description": "第一行\n第二行\t\"引号\"", "items": []}"#;
+        assert!(parse_json::<Body>(clean.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_control_character_in_a_query_parameter_is_refused() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Query {
+            community: Option<String>,
+        }
+        let uri: Uri = "/api/tickets?community=%00".parse().expect("uri");
+        match parse_query::<Query>(&uri) {
+            Err(ApiError::ControlCharacter { field }) => assert_eq!(field, "community"),
+            other => panic!("{other:?}"),
+        }
+        let uri: Uri = "/api/tickets?community=JF".parse().expect("uri");
+        assert!(parse_query::<Query>(&uri).is_ok());
+    }
+}
 
 #[cfg(test)]
 mod tests {

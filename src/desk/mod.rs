@@ -21,6 +21,7 @@ mod config;
 mod fullwidth;
 mod labels;
 mod phone;
+pub mod plain_text;
 mod presence;
 mod rooms;
 mod tickets;

@@ -29,6 +29,9 @@ pub enum RejectReason {
     Missing,
     /// The bytes are not text in the file's encoding.
     InvalidText,
+    /// A cell holds a control character (U+0000 and the like), which no
+    /// text of the archive may hold.
+    ControlCharacter,
     Phone {
         #[serde(serialize_with = "as_text")]
         error: PhoneError,
@@ -56,6 +59,9 @@ impl fmt::Display for RejectReason {
             RejectReason::Missing => f.write_str("the value is missing"),
             RejectReason::InvalidText => {
                 f.write_str("the text is not valid in the file's encoding")
+            }
+            RejectReason::ControlCharacter => {
+                f.write_str("the cell holds a control character (such as U+0000)")
             }
             RejectReason::Phone { error } => write!(f, "unreadable phone number: {error}"),
             RejectReason::Room { error } => write!(f, "unreadable room: {error}"),
@@ -173,8 +179,12 @@ pub(crate) fn validate(
         reason,
     };
     for column in Column::ALL {
-        if header.cell(record, column).contains(REPLACEMENT) {
+        let cell = header.cell(record, column);
+        if cell.contains(REPLACEMENT) {
             return Err(reject(column, RejectReason::InvalidText));
+        }
+        if crate::desk::plain_text::has_control_character(cell) {
+            return Err(reject(column, RejectReason::ControlCharacter));
         }
     }
     let required = |column| match header.cell(record, column) {
