@@ -2,8 +2,10 @@
 //!
 //! The customer-service hotline of a property-management company, as one
 //! daemon: it answers the hotline over SIP, records every call, takes voice
-//! messages, and (in later layers) pops the owner archive, keeps work orders
-//! and dials follow-up callbacks.
+//! messages, queues callers for the operators and puts them through, pops
+//! the owner archive on the operator's screen and keeps work orders. What it
+//! does for whom, and what is planned (the follow-up callback dialer, among
+//! others), is in `docs/PRODUCT.md`.
 //!
 //! The crate is layered; an arrow means "may use" (see `docs/ARCHITECTURE.md`):
 //!

@@ -8,9 +8,10 @@
 //! it is bridged to (see [`Bridges`](super::bridge::Bridges)), else digital
 //! silence. A leg (the operator's phone) is a session without a sink.
 //! Carriers and SBCs hang up a call that receives no RTP for 10–60 s
-//! (DESIGN.md), and the IVR's waits (a digit, the voice message) are longer
-//! than that; the stream stays one talkspurt, so only its first packet and
-//! the first after a pause in sending carry the marker (RFC 3551 §4.1).
+//! (docs/PRODUCT.md), and the IVR's waits (a digit, the voice message) are
+//! longer than that; the stream stays one talkspurt, so only its first
+//! packet and the first after a pause in sending carry the marker (RFC 3551
+//! §4.1).
 //!
 //! With the engine, the only files of this layer that touch sockets. A
 //! session has no task of its own: a shard of the
@@ -19,9 +20,9 @@
 //! socket is taken out of tokio's reactor, so no thread wakes for a packet.
 //! The packet path makes no allocation, takes no lock and makes no syscall
 //! beyond one receive and one send per tick, plus one empty receive every
-//! fifth tick when the socket is drained (DESIGN.md). Knows nothing of SIP:
-//! whoever negotiated the call passes the remote address, codec, payload
-//! types and [`MediaDirection`].
+//! fifth tick when the socket is drained (docs/ARCHITECTURE.md). Knows
+//! nothing of SIP: whoever negotiated the call passes the remote address,
+//! codec, payload types and [`MediaDirection`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
