@@ -1,9 +1,11 @@
 //! The owner archive through the library API, on SQLite: import of the same
 //! people as UTF-8, GBK, UTF-8 with BOM and xlsx; idempotent re-import; bad
 //! rows reported and written to the rejected file; dry run; export and
-//! re-import; lookups by phone, room and name. (The idempotency core also
-//! runs on PostgreSQL: `store::archive` unit tests.) The control-character
-//! test takes its store from `HOTLINE_TEST_PG` when set (PostgreSQL).
+//! re-import; lookups by phone, room and name.
+//!
+//! The store is SQLite in a temporary directory; with `HOTLINE_TEST_PG` set
+//! to an admin URL (`postgres://postgres@127.0.0.1:5432/postgres`) each test
+//! runs on a fresh PostgreSQL database there instead.
 
 mod common;
 
@@ -15,7 +17,7 @@ use hotline::desk::archive::{
     Column, ImportOptions, ImportReport, RejectReason, Resident, by_name, by_phone, by_room,
     export_file, import_file,
 };
-use hotline::store::{Store, StoreConfig};
+use hotline::store::Store;
 
 const FIXTURES: &str = "tests/fixtures/archive";
 
@@ -27,9 +29,7 @@ struct Bench {
 impl Bench {
     async fn new() -> Bench {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&StoreConfig::default(), dir.path())
-            .await
-            .expect("open sqlite");
+        let store = common::open_store(dir.path()).await;
         Bench { dir, store }
     }
 
@@ -124,43 +124,6 @@ async fn utf8_gbk_bom_and_xlsx_files_import_the_same_people() {
 }
 
 #[tokio::test]
-async fn a_cell_with_a_control_character_rejects_its_row_and_the_rest_imports() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = common::open_store(dir.path()).await;
-    let path = dir.path().join("owners.csv");
-    std::fs::write(
-        &path,
-        "小区,楼栋,单元,房号,姓名,身份,手机,电话,备注\n\
-         金福花园,3,2,1201,张三,业主,13812345678,,\n\
-         金福花园,3,2,1202,李\u{0}梅,业主,13912345678,,\n\
-         金福花园,3,2,1203,王芳,业主,13712345678,,备注\u{1b}[31m\n",
-    )
-    .expect("file");
-    let report = import_file(&store, &path, options(false))
-        .await
-        .expect("the import goes on past bad rows");
-    assert_eq!(
-        report.summary.to_string(),
-        "inserted 1, updated 0, unchanged 0, rejected 2"
-    );
-    let reasons: Vec<(Column, RejectReason)> = report
-        .rejected
-        .iter()
-        .map(|row| (row.column, row.reason.clone()))
-        .collect();
-    assert_eq!(
-        reasons,
-        [
-            (Column::Name, RejectReason::ControlCharacter),
-            (Column::Note, RejectReason::ControlCharacter)
-        ]
-    );
-    assert!(report.rejected_file.is_some());
-    let found = by_phone(&store, "13812345678", None).await.expect("lookup");
-    assert_eq!(found.len(), 1);
-}
-
-#[tokio::test]
 async fn reimporting_the_same_file_changes_nothing() {
     let bench = Bench::new().await;
     let path = bench.fixture("good.csv");
@@ -199,8 +162,17 @@ async fn a_changed_note_or_role_is_an_update() {
 
 #[tokio::test]
 async fn every_bad_row_is_reported_and_written_beside_the_input_and_the_good_rows_go_in() {
+    // The same rows as LF and CRLF CSV and as a workbook: the same row
+    // numbers, the spreadsheet's (the title is row 1, the header row 2).
+    for name in ["bad.csv", "bad-crlf.csv", "bad.xlsx"] {
+        bad_rows_are_reported_with_the_spreadsheet_row(name).await;
+    }
+}
+
+async fn bad_rows_are_reported_with_the_spreadsheet_row(name: &str) {
     let bench = Bench::new().await;
-    let path = bench.fixture("bad.csv");
+    let path = bench.fixture(name);
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
     let report = bench.import(&path, false).await;
     assert_eq!(
         report.summary.to_string(),
@@ -214,7 +186,8 @@ async fn every_bad_row_is_reported_and_written_beside_the_input_and_the_good_row
             (5, Column::Mobile),
             (6, Column::Role),
             (7, Column::Role)
-        ]
+        ],
+        "{name}"
     );
     assert_eq!(report.rejected[0].reason, RejectReason::Missing);
     assert!(matches!(
@@ -233,7 +206,11 @@ async fn every_bad_row_is_reported_and_written_beside_the_input_and_the_good_row
     );
 
     let file = report.rejected_file.expect("rejected file");
-    assert_eq!(file, bench.dir.path().join("bad.rejected.csv"));
+    assert_eq!(
+        file,
+        bench.dir.path().join(format!("{stem}.rejected.csv")),
+        "{name}"
+    );
     let bytes = std::fs::read(&file).expect("read rejected");
     assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "a BOM for Excel");
     let mut reader = csv::Reader::from_path(&file).expect("open rejected");
@@ -404,4 +381,40 @@ async fn an_english_header_and_a_configured_community_code_work_together() {
         ("Zhang San", "金福花园")
     );
     assert_eq!(bench.store.communities().await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn a_cell_with_a_control_character_rejects_its_row_not_the_import() {
+    let bench = Bench::new().await;
+    let path = bench.dir.path().join("control.csv");
+    std::fs::write(
+        &path,
+        "小区,楼栋,单元,房号,姓名,身份,手机,电话,备注,其他\n\
+         金福花园,3,2,1201,张三,业主,13812345678,,\u{0},\n\
+         金福花园,3,2,1202,李\u{1b}四,租户,13912345678,,,\n\
+         金福花园,3,2,1203,王五,租户,13712345678,,,备\u{0}忘\n",
+    )
+    .expect("write CSV");
+    let report = bench.import(&path, false).await;
+    assert_eq!(
+        (report.summary.inserted, report.summary.rejected),
+        (1, 2),
+        "{report:?}"
+    );
+    let rejected: Vec<(u64, Column)> = report.rejected.iter().map(|r| (r.row, r.column)).collect();
+    assert_eq!(rejected, [(2, Column::Note), (3, Column::Name)]);
+    for row in &report.rejected {
+        assert!(
+            matches!(row.reason, RejectReason::ControlCharacter { .. }),
+            "{row:?}"
+        );
+        assert!(row.reason.to_string().contains("控制字符"), "{row}");
+    }
+    assert_eq!(
+        by_name(&bench.store, "王五", None)
+            .await
+            .expect("name")
+            .len(),
+        1
+    );
 }

@@ -356,7 +356,14 @@ async fn stage(
             note: valid.note,
             mobile: staged_phone(valid.mobile),
             phone: staged_phone(valid.phone),
-            record: record.fields,
+            // Kept for the rejected file only; a cell of a column the
+            // import does not read may still hold a control character,
+            // which PostgreSQL would refuse.
+            record: record
+                .fields
+                .into_iter()
+                .map(crate::desk::plain_text::replace_control_characters)
+                .collect(),
         })
         .await?;
     Ok(())

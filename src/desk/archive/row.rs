@@ -61,7 +61,7 @@ impl fmt::Display for RejectReason {
                 f.write_str("the text is not valid in the file's encoding")
             }
             RejectReason::ControlCharacter => {
-                f.write_str("the cell holds a control character (such as U+0000)")
+                f.write_str("单元格含有控制字符(如 U+0000),请删除后再导入")
             }
             RejectReason::Phone { error } => write!(f, "unreadable phone number: {error}"),
             RejectReason::Room { error } => write!(f, "unreadable room: {error}"),

@@ -37,7 +37,8 @@ const SHEET_MAX_COLUMNS: u32 = 16_384;
 /// One record of the file: its row number and its fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Record {
-    /// 1-based, the header being row 1 when it is the first line.
+    /// The spreadsheet's row: 1-based, the header being row 1 when it is
+    /// the first line.
     pub row: u64,
     pub fields: Vec<String>,
 }
@@ -149,8 +150,13 @@ impl Source {
                     if !more {
                         return Ok(None);
                     }
+                    // The record's index, not its line: csv's line is
+                    // where the reader stood (before a CRLF's `\n`), and a
+                    // cell may span lines. A spreadsheet shows one row per
+                    // record; only wholly empty lines, which the CSV reader
+                    // skips, go uncounted.
                     Record {
-                        row: record.position().map_or(0, |p| p.line()),
+                        row: record.position().map_or(0, |p| p.record() + 1),
                         fields: record.iter().map(|f| f.trim().to_owned()).collect(),
                     }
                 }
@@ -371,6 +377,34 @@ mod tests {
             ),
             "{error:?}"
         );
+    }
+
+    #[test]
+    fn a_csv_row_is_numbered_as_a_spreadsheet_shows_it_whatever_the_line_ends() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for (name, text) in [
+            ("lf.csv", "a,b\n1,2\n3,4\n"),
+            ("crlf.csv", "a,b\r\n1,2\r\n3,4\r\n"),
+            ("bom-crlf.csv", "\u{feff}a,b\r\n1,2\r\n3,4"),
+            ("multiline.csv", "a,b\r\n\"1\r\nmore\",2\r\n3,4\r\n"),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("written");
+            let mut source = Source::open(&path).expect("opened");
+            let mut rows = Vec::new();
+            while let Some(record) = source.next_record().expect("a record") {
+                rows.push((record.row, record.fields[1].clone()));
+            }
+            assert_eq!(
+                rows,
+                [
+                    (1, "b".to_owned()),
+                    (2, "2".to_owned()),
+                    (3, "4".to_owned())
+                ],
+                "{name}"
+            );
+        }
     }
 
     #[test]
