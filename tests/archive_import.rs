@@ -418,3 +418,40 @@ async fn a_cell_with_a_control_character_rejects_its_row_not_the_import() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_repeat_with_only_another_note_joins_the_notes_and_an_exact_repeat_is_unchanged() {
+    let bench = Bench::new().await;
+    let path = bench.dir.path().join("repeats.csv");
+    std::fs::write(
+        &path,
+        "小区,楼栋,单元,房号,姓名,身份,手机,电话,备注\n\
+         金福花园,3,2,1201,张三,业主,13812345678,,钥匙在物业\n\
+         金福花园,3,2,1201,张三,业主,13812345678,,钥匙在物业\n\
+         金福花园,3,2,1201,张三,业主,13812345678,,周末在家\n\
+         金福花园,3,2,1201,张三,租户,13812345678,,\n\
+         金福花园,3,2,1202,李四,租户,13912345678,,\n\
+         金福花园,3,2,1202,李四,租户,13912345678,,\n",
+    )
+    .expect("write CSV");
+    let report = bench.import(&path, false).await;
+    assert_eq!(
+        report.summary.to_string(),
+        "inserted 2, updated 0, unchanged 3, rejected 1"
+    );
+    assert_eq!(
+        (report.rejected[0].row, report.rejected[0].column),
+        (5, Column::Role)
+    );
+    assert_eq!(
+        report.rejected[0].reason,
+        RejectReason::Conflict { with_row: 2 }
+    );
+    let zhang = by_name(&bench.store, "张三", None).await.expect("name");
+    assert_eq!(zhang[0].residences[0].note, "钥匙在物业；周末在家");
+    let again = bench.import(&path, false).await;
+    assert_eq!(
+        again.summary.to_string(),
+        "inserted 0, updated 0, unchanged 5, rejected 1"
+    );
+}

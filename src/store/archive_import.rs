@@ -6,7 +6,7 @@
 //! TEMP tables and its settings go with it. The rows go into a TEMP table
 //! (`archive_import_stage`: no index but the row number, never in the
 //! database file or its WAL). Then, in order: one sort finds the keys that
-//! repeat and marks their later rows (`duplicate` or `conflict`); the new
+//! repeat and marks their later rows (`duplicate`, `adds` or `conflict`); the new
 //! rooms and people are inserted; one pass resolves every other row's room
 //! and person and decides its outcome against the archive as it was, into
 //! a narrow TEMP table (`archive_import_ids`); residences and phones are
@@ -106,7 +106,19 @@ pub struct ConflictRow {
     pub note: String,
     pub first_role: String,
     pub first_note: String,
+    /// The first thing it says otherwise.
+    pub differs: ConflictField,
     pub record: Vec<String>,
+}
+
+/// What a conflicting row says otherwise than its first row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictField {
+    Role,
+    /// The 手机 column.
+    Mobile,
+    /// The 电话 column.
+    Phone,
 }
 
 /// An import in progress: one transaction, committed or rolled back whole.
@@ -174,11 +186,11 @@ const CREATE_STAGE: &str = "CREATE TEMP TABLE archive_import_stage (\
      phone_number TEXT, phone_ext TEXT, phone_kind TEXT, phone_raw TEXT, \
      record TEXT NOT NULL, first_row BIGINT, outcome TEXT)";
 /// The (community, room, person) keys that more than one row has, and
-/// the first of those rows.
+/// the first of those rows (and the first giving a mobile, a landline).
 const CREATE_REPEATS: &str = "CREATE TEMP TABLE archive_import_repeats (\
      identity TEXT NOT NULL, name TEXT NOT NULL, community_id TEXT NOT NULL, \
      building TEXT NOT NULL, entrance BIGINT NOT NULL, room TEXT NOT NULL, \
-     first_row BIGINT NOT NULL, \
+     first_row BIGINT NOT NULL, first_mobile_row BIGINT, first_phone_row BIGINT, \
      PRIMARY KEY (identity, name, community_id, building, entrance, room))";
 /// Every staged row but the conflicting ones, with its room, its person
 /// and its outcome (`inserted`, `updated`, `unchanged`).
@@ -304,21 +316,54 @@ const UNCHANGED: &str = "unchanged";
 /// One sort of the staged rows. Identity first: it nearly always tells
 /// two keys apart, so the comparisons stop early.
 const FIND_REPEATS: &str = "INSERT INTO archive_import_repeats \
-     (identity, name, community_id, building, entrance, room, first_row) \
-     SELECT identity, name, community_id, building, entrance, room, MIN(row_no) \
+     (identity, name, community_id, building, entrance, room, first_row, first_mobile_row, \
+     first_phone_row) \
+     SELECT identity, name, community_id, building, entrance, room, MIN(row_no), \
+     MIN(CASE WHEN mobile_number IS NOT NULL THEN row_no END), \
+     MIN(CASE WHEN phone_number IS NOT NULL THEN row_no END) \
      FROM archive_import_stage \
      GROUP BY identity, name, community_id, building, entrance, room HAVING COUNT(*) > 1";
-/// Marks every row after the first of a repeated key: `duplicate` when it
-/// says what the first says, else `conflict`. Run only when keys repeat.
-const MARK_REPEATS: &str = "UPDATE archive_import_stage SET first_row = k.first_row, \
-     outcome = CASE WHEN f.role = archive_import_stage.role \
-     AND f.note = archive_import_stage.note THEN 'duplicate' ELSE 'conflict' END \
+/// Marks every row after the first of a repeated key: `conflict` when it
+/// gives another role than the first row, or another mobile or landline
+/// than the first row that gives one (its `first_row` is then that row);
+/// `adds` when it is that first row for a phone; else `duplicate`. Notes
+/// do not conflict: they are joined (see [`JOIN_NOTES`]). Run only when
+/// keys repeat.
+const MARK_REPEATS: &str = "UPDATE archive_import_stage SET \
+     first_row = CASE WHEN f.role <> archive_import_stage.role THEN k.first_row \
+     WHEN archive_import_stage.mobile_number IS NOT NULL \
+     AND (m.mobile_number <> archive_import_stage.mobile_number \
+     OR m.mobile_ext <> archive_import_stage.mobile_ext) THEN k.first_mobile_row \
+     WHEN archive_import_stage.phone_number IS NOT NULL \
+     AND (p.phone_number <> archive_import_stage.phone_number \
+     OR p.phone_ext <> archive_import_stage.phone_ext) THEN k.first_phone_row \
+     ELSE k.first_row END, \
+     outcome = CASE WHEN f.role <> archive_import_stage.role \
+     OR (archive_import_stage.mobile_number IS NOT NULL \
+     AND (m.mobile_number <> archive_import_stage.mobile_number \
+     OR m.mobile_ext <> archive_import_stage.mobile_ext)) \
+     OR (archive_import_stage.phone_number IS NOT NULL \
+     AND (p.phone_number <> archive_import_stage.phone_number \
+     OR p.phone_ext <> archive_import_stage.phone_ext)) THEN 'conflict' \
+     WHEN archive_import_stage.row_no = k.first_mobile_row \
+     OR archive_import_stage.row_no = k.first_phone_row THEN 'adds' \
+     ELSE 'duplicate' END \
      FROM archive_import_repeats k JOIN archive_import_stage f ON f.row_no = k.first_row \
+     LEFT JOIN archive_import_stage m ON m.row_no = k.first_mobile_row \
+     LEFT JOIN archive_import_stage p ON p.row_no = k.first_phone_row \
      WHERE k.identity = archive_import_stage.identity AND k.name = archive_import_stage.name \
      AND k.community_id = archive_import_stage.community_id \
      AND k.building = archive_import_stage.building \
      AND k.entrance = archive_import_stage.entrance AND k.room = archive_import_stage.room \
      AND archive_import_stage.row_no <> k.first_row";
+/// The notes of duplicates that differ from their first row's, by first
+/// row in file order: they are joined into the first row's note.
+const JOIN_NOTES: &str = "SELECT s.first_row, f.note AS first_note, s.note \
+     FROM archive_import_stage s JOIN archive_import_stage f ON f.row_no = s.first_row \
+     WHERE s.outcome IN ('duplicate', 'adds') AND s.note <> '' AND s.note <> f.note \
+     ORDER BY s.first_row, s.row_no";
+/// What joins the notes of one residence given in several rows.
+pub const NOTE_SEPARATOR: &str = "；";
 /// Rooms not in the archive yet. `$1` id prefix, `$2` time.
 const INSERT_ROOMS: &str = "INSERT INTO archive_rooms \
      (id, community_id, building, entrance, room, created_at) \
@@ -340,7 +385,10 @@ const INSERT_PEOPLE: &str = "INSERT INTO archive_people \
 /// does to the archive as it was before its residences and phones are
 /// written: a first row whose residence is missing inserts it, one whose
 /// residence says otherwise updates it; any row bringing a phone its
-/// person lacks updates; the rest are unchanged.
+/// person lacks updates (a first row, or a repeat that `adds` one); the
+/// rest are unchanged, a `duplicate` always (it brings nothing an earlier
+/// row does not, on a fresh archive too, where those phones are not
+/// written yet).
 ///
 /// A person this very row inserted is found by the id it was given, on the
 /// primary key in file order (`own`); only the others (people already in
@@ -349,6 +397,7 @@ const INSERT_PEOPLE: &str = "INSERT INTO archive_people \
 /// that lookup is skipped. `$1` id prefix.
 const RESOLVE: &str = "INSERT INTO archive_import_ids (row_no, room_id, person_id, outcome) \
      SELECT s.row_no, r.id, COALESCE(own.id, p.id), CASE \
+     WHEN s.outcome = 'duplicate' THEN 'unchanged' \
      WHEN s.outcome IS NULL AND x.person_id IS NULL THEN 'inserted' \
      WHEN s.outcome IS NULL AND (x.role <> s.role OR x.note <> s.note) THEN 'updated' \
      WHEN (s.mobile_number IS NOT NULL AND NOT EXISTS (SELECT 1 FROM archive_phones g \
@@ -368,7 +417,7 @@ const RESOLVE: &str = "INSERT INTO archive_import_ids (row_no, room_id, person_i
      AND p.name = s.name AND p.identity = s.identity \
      LEFT JOIN archive_residences x \
      ON x.person_id = COALESCE(own.id, p.id) AND x.room_id = r.id \
-     WHERE s.outcome IS NULL OR s.outcome = 'duplicate' ORDER BY s.row_no";
+     WHERE s.outcome IS NULL OR s.outcome IN ('duplicate', 'adds') ORDER BY s.row_no";
 /// The residences of updated first rows take their role and note. `$1` time.
 const UPDATE_RESIDENCES: &str = "UPDATE archive_residences \
      SET role = s.role, note = s.note, updated_at = $1 \
@@ -529,6 +578,7 @@ impl ArchiveImport {
         if repeated > 0 {
             self.step("mark repeats", MARK_REPEATS, &Binds::None)
                 .await?;
+            self.join_notes().await?;
         }
         self.step("insert rooms", INSERT_ROOMS, &Binds::IdPrefixAndTime)
             .await?;
@@ -575,6 +625,38 @@ impl ArchiveImport {
         // Every staged row that does not conflict has its line.
         counts.conflicts = self.staged - (counts.inserted + counts.updated + counts.unchanged);
         Ok(counts)
+    }
+
+    /// Gives each first row of a repeated key the notes of its duplicates
+    /// too, each once, in file order, joined with [`NOTE_SEPARATOR`].
+    async fn join_notes(&mut self) -> Result<(), StoreError> {
+        let rows = sqlx::query(JOIN_NOTES).fetch_all(&mut *self.conn).await?;
+        let mut joined: Vec<(i64, Vec<String>)> = Vec::new();
+        for row in &rows {
+            let first_row: i64 = row.try_get("first_row")?;
+            let note: String = row.try_get("note")?;
+            if joined.last().is_none_or(|(at, _)| *at != first_row) {
+                let first_note: String = row.try_get("first_note")?;
+                let notes = first_note
+                    .split(NOTE_SEPARATOR)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                joined.push((first_row, notes));
+            }
+            let notes = &mut joined.last_mut().expect("pushed just above").1;
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+        for (first_row, notes) in joined {
+            sqlx::query("UPDATE archive_import_stage SET note = $1 WHERE row_no = $2")
+                .bind(notes.join(NOTE_SEPARATOR))
+                .bind(first_row)
+                .execute(&mut *self.conn)
+                .await?;
+        }
+        Ok(())
     }
 
     /// SQLite, when the import brings many more rows than the archive has
@@ -638,7 +720,10 @@ impl ArchiveImport {
     ) -> Result<Vec<ConflictRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT s.row_no, s.first_row, s.role, s.note, s.record, f.role AS first_role, \
-             f.note AS first_note FROM archive_import_stage s \
+             f.note AS first_note, CASE WHEN s.role <> f.role THEN 'role' \
+             WHEN s.mobile_number <> f.mobile_number OR s.mobile_ext <> f.mobile_ext \
+             THEN 'mobile' \
+             ELSE 'phone' END AS differs FROM archive_import_stage s \
              JOIN archive_import_stage f ON f.row_no = s.first_row \
              WHERE s.outcome = 'conflict' AND s.row_no > $1 \
              ORDER BY s.row_no LIMIT $2",
@@ -656,6 +741,11 @@ impl ArchiveImport {
                     note: row.try_get("note")?,
                     first_role: row.try_get("first_role")?,
                     first_note: row.try_get("first_note")?,
+                    differs: match row.try_get::<String, _>("differs")?.as_str() {
+                        "role" => ConflictField::Role,
+                        "mobile" => ConflictField::Mobile,
+                        _ => ConflictField::Phone,
+                    },
                     record: row
                         .try_get::<String, _>("record")?
                         .split(RECORD_SEPARATOR)

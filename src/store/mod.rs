@@ -28,7 +28,9 @@ pub use archive::{
     ArchiveCommunity, ArchivePerson, ArchivePhone, ArchiveResidence, ExportCursor, ExportRow,
     LOOKUP_LIMIT, RoomQuery,
 };
-pub use archive_import::{ArchiveImport, ConflictRow, ImportCounts, StagedPhone, StagedRow};
+pub use archive_import::{
+    ArchiveImport, ConflictField, ConflictRow, ImportCounts, StagedPhone, StagedRow,
+};
 pub use calls::{CallEnd, CallLeg, CallRecord, CallWrite, CallerMatch, NewCall, QueueSpan};
 pub use config::StoreConfig;
 pub use error::StoreError;

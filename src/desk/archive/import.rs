@@ -25,7 +25,7 @@ use super::reader::CheckedRows;
 use super::row::{Header, RejectReason, RejectedRow, ValidRow, validate};
 use super::source::{Record, Source};
 use crate::desk::AreaCode;
-use crate::store::{ArchiveImport, StagedPhone, StagedRow, Store, unix_millis};
+use crate::store::{ArchiveImport, ConflictField, StagedPhone, StagedRow, Store, unix_millis};
 
 /// Rows scanned for the header before giving up.
 const HEADER_SCAN_ROWS: usize = 10;
@@ -383,10 +383,10 @@ async fn report_conflicts(
         };
         after = last.row_no;
         for conflict in page {
-            let column = if conflict.role != conflict.first_role {
-                Column::Role
-            } else {
-                Column::Note
+            let column = match conflict.differs {
+                ConflictField::Role => Column::Role,
+                ConflictField::Mobile => Column::Mobile,
+                ConflictField::Phone => Column::Phone,
             };
             let rejected = RejectedRow {
                 row: u64::try_from(conflict.row_no).unwrap_or(0),

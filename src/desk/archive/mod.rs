@@ -25,8 +25,12 @@
 //!   number, and a person with the same phone in two rows of different rooms
 //!   is one person in two rooms.
 //! - A **residence** (one file row) is (person, room) with a role and a note.
-//!   A later row with the same key and another role or note is rejected as a
-//!   conflict with the earlier row; the same row twice is unchanged.
+//!   A later row with the same key and another role, or another mobile or
+//!   landline than an earlier row gives, is rejected as a conflict with that
+//!   row. One that differs only in its note is not: the notes are kept
+//!   joined with "；" in file order, each once. The same row twice is
+//!   unchanged (on a fresh archive too); a repeat giving a phone the earlier
+//!   rows do not adds it.
 //!   Re-importing a row with a changed role or note updates the residence; a
 //!   new phone for a known person is added (counted as an update). Nothing is
 //!   ever deleted by an import, and a phone keeps the text first received.

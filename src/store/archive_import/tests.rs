@@ -146,6 +146,76 @@ async fn a_contradicting_later_row_is_a_conflict_and_a_dry_run_writes_nothing() 
     }
 }
 
+#[tokio::test]
+async fn a_repeat_with_another_note_joins_it_and_an_exact_repeat_is_unchanged_on_both_engines() {
+    for store in testing::stores().await {
+        let again = |row_no, note: &str| StagedRow {
+            row_no,
+            note: note.to_owned(),
+            ..row(2, "", "张三", "owner", "")
+        };
+        let other_phone = StagedRow {
+            row_no: 7,
+            phone: Some(mobile("+8687165123456", "65123456")),
+            ..row(2, "", "张三", "owner", "钥匙在物业")
+        };
+        let another_phone = StagedRow {
+            row_no: 8,
+            phone: Some(mobile("+8687165000000", "65000000")),
+            ..row(2, "", "张三", "owner", "")
+        };
+        let rows = [
+            again(2, "钥匙在物业"),
+            again(3, "钥匙在物业"),
+            again(4, "周末在家"),
+            again(5, ""),
+            again(6, "周末在家"),
+            other_phone,
+            another_phone,
+        ];
+        let mut import = store.archive_import(1).await.expect("begin");
+        let community = import.community_id("金福花园").await.expect("community");
+        for r in &rows {
+            import
+                .stage(StagedRow {
+                    community_id: community.clone(),
+                    ..r.clone()
+                })
+                .await
+                .expect("stage");
+        }
+        let counts = import.apply().await.expect("apply");
+        assert_eq!(
+            counts,
+            ImportCounts {
+                inserted: 1,
+                updated: 1,
+                unchanged: 4,
+                conflicts: 1,
+            }
+        );
+        // Row 7 adds a landline; row 8 gives another one: a conflict.
+        let conflicts = import.conflicts(0, 10).await.expect("conflicts");
+        assert_eq!(
+            (conflicts[0].row_no, conflicts[0].differs),
+            (8, ConflictField::Phone)
+        );
+        import.finish(true).await.expect("finish");
+        let found = store
+            .archive_by_phone("+8613800000002")
+            .await
+            .expect("find");
+        assert_eq!(found[0].residences[0].note, "钥匙在物业；周末在家");
+        // The same file again changes nothing.
+        let counts = import_rows(&store, &rows[..6]).await;
+        assert_eq!((counts.unchanged, counts.updated), (6, 0));
+    }
+}
+
+async fn import_rows(store: &Store, rows: &[StagedRow]) -> ImportCounts {
+    import(store, rows, true).await
+}
+
 #[test]
 fn a_text_literal_doubles_its_quotes_and_keeps_backslashes() {
     let mut sql = String::new();
@@ -174,7 +244,7 @@ async fn quotes_backslashes_and_nul_bytes_are_staged_as_received_on_both_engines
             .iter()
             .map(|r| StagedRow {
                 row_no: r.row_no + 10,
-                role: "tenant".to_owned(),
+                role: "household".to_owned(),
                 note: "other".to_owned(),
                 ..r.clone()
             })
