@@ -147,6 +147,42 @@ fn caller(daemon: &Daemon) -> SippRun {
     )
 }
 
+/// A caller who presses 0 a second after answer and, `prompt_ms` after
+/// that, speaks a voice message for 3 s and hangs up.
+fn voicemail_caller(daemon: &Daemon, prompt_ms: &str) -> SippRun {
+    sipp(
+        "uac_info_digit.xml",
+        daemon.sip,
+        &[
+            "-key",
+            "digit",
+            "0",
+            "-key",
+            "menu_ms",
+            "1000",
+            "-key",
+            "prompt_ms",
+            prompt_ms,
+            "-key",
+            "message_ms",
+            "3000",
+        ],
+    )
+}
+
+/// A daemon with one operator, zhang, whose phone has registered (from the
+/// returned port, for a SIPp UAS to take) and who is available; with the
+/// API and zhang's token.
+fn zhang_available(options: DaemonOptions) -> (Daemon, Api, String, u16) {
+    let daemon = Daemon::start(options);
+    add_operator(&daemon, "zhang", "operator", "张伟");
+    let api = Api::new(&daemon);
+    let token = api.token("zhang");
+    let port = register_phone(&daemon, "zhang");
+    api.wait_for_state(&token, "zhang", "available");
+    (daemon, api, token, port)
+}
+
 /// The power of `freq` in `samples` (Goertzel), relative to their energy:
 /// near 1 for a pure tone at `freq`, near 0 for silence or another tone.
 fn tone_share(samples: &[f64], freq: f64) -> f64 {
@@ -427,24 +463,7 @@ fn the_longest_idle_is_rung_first_busy_and_ring_out_fail_over_then_the_wait_ends
     let zhang = sipp_uas("uas_no_answer.xml", zhang_port, &[]);
     // The caller waits: li is busy, zhang rings out; nobody else is left,
     // so the caller waits to max_wait (6 s), then leaves a message.
-    let call = sipp(
-        "uac_info_digit.xml",
-        daemon.sip,
-        &[
-            "-key",
-            "digit",
-            "0",
-            "-key",
-            "menu_ms",
-            "1000",
-            "-key",
-            "prompt_ms",
-            "7000",
-            "-key",
-            "message_ms",
-            "3000",
-        ],
-    );
+    let call = voicemail_caller(&daemon, "7000");
     let (li, zhang) = (li.wait(), zhang.wait());
     assert!(call.success, "caller: {}", call.explain(&daemon));
     assert!(li.success, "li: {}", li.explain(&daemon));
@@ -490,12 +509,7 @@ fn a_caller_who_hangs_up_while_a_phone_rings_cancels_it_and_is_owed_a_callback()
     if !common::have("sipp") {
         return;
     }
-    let daemon = Daemon::start(quick_queue("20s", "120s"));
-    add_operator(&daemon, "zhang", "operator", "张伟");
-    let api = Api::new(&daemon);
-    let token = api.token("zhang");
-    let port = register_phone(&daemon, "zhang");
-    api.wait_for_state(&token, "zhang", "available");
+    let (daemon, api, token, port) = zhang_available(quick_queue("20s", "120s"));
     // The phone rings for 20 s at most; the caller gives up after 3 s, and
     // the phone's CANCEL must come long before its ring timeout would.
     let phone = sipp_uas("uas_no_answer.xml", port, &[]);
@@ -529,12 +543,7 @@ fn an_operator_puts_the_caller_on_hold_and_back_and_the_hold_time_is_kept() {
     if !common::have("sipp") {
         return;
     }
-    let daemon = Daemon::start(quick_queue("20s", "120s"));
-    add_operator(&daemon, "zhang", "operator", "张伟");
-    let api = Api::new(&daemon);
-    let token = api.token("zhang");
-    let port = register_phone(&daemon, "zhang");
-    api.wait_for_state(&token, "zhang", "available");
+    let (daemon, api, token, port) = zhang_available(quick_queue("20s", "120s"));
     let phone = sipp_uas(
         "uas_operator_hold.xml",
         port,
@@ -569,24 +578,7 @@ fn with_nobody_logged_in_the_caller_goes_straight_to_the_voice_message() {
     }
     let daemon = Daemon::start(quick_queue("20s", "120s"));
     add_operator(&daemon, "zhang", "operator", "张伟");
-    let call = sipp(
-        "uac_info_digit.xml",
-        daemon.sip,
-        &[
-            "-key",
-            "digit",
-            "0",
-            "-key",
-            "menu_ms",
-            "1000",
-            "-key",
-            "prompt_ms",
-            "1200",
-            "-key",
-            "message_ms",
-            "3000",
-        ],
-    );
+    let call = voicemail_caller(&daemon, "1200");
     assert!(call.success, "caller: {}", call.explain(&daemon));
     let calls = ended_calls(&daemon);
     assert_eq!(calls[0]["queue_outcome"], "voicemail", "{:#}", calls[0]);

@@ -268,13 +268,7 @@ impl Queue<'_> {
     /// a voice message.
     async fn give_up(&mut self, reason: LeaveReason) -> Waited {
         self.call.media.stop_playback();
-        self.services
-            .board
-            .leave(&self.caller.call_id, reason)
-            .await;
-        self.record
-            .queued(span(self.entered_at, reason.as_str()))
-            .await;
+        self.leave(reason).await;
         Waited::NoOperator
     }
 
@@ -282,21 +276,12 @@ impl Queue<'_> {
     /// queue, and a callback is owed.
     async fn abandoned(&mut self, ending: Ending) -> Waited {
         info!("the caller gave up waiting");
-        let reason = LeaveReason::Abandoned;
-        self.services
-            .board
-            .leave(&self.caller.call_id, reason)
-            .await;
-        self.record
-            .queued(span(self.entered_at, reason.as_str()))
-            .await;
+        self.leave(LeaveReason::Abandoned).await;
         self.record
             .missed(self.caller.callback_number(), &self.caller.community)
             .await;
-        if ending.failure.is_some() {
-            drop(self.call.dialog.bye().await);
-        }
         let hung_up_by = if ending.failure.is_some() {
+            drop(self.call.dialog.bye().await);
             Side::Hotline
         } else {
             Side::Caller
@@ -306,7 +291,17 @@ impl Queue<'_> {
 
     /// The daemon stops while the caller waits.
     async fn stopped(&mut self) -> Waited {
-        let reason = LeaveReason::Shutdown;
+        self.leave(LeaveReason::Shutdown).await;
+        drop(self.call.dialog.bye().await);
+        Waited::Over {
+            ending: Ending::failed(CallFailure::Shutdown),
+            hung_up_by: Side::Hotline,
+        }
+    }
+
+    /// The call leaves the board's queue unanswered; its wait goes into the
+    /// record.
+    async fn leave(&self, reason: LeaveReason) {
         self.services
             .board
             .leave(&self.caller.call_id, reason)
@@ -314,11 +309,6 @@ impl Queue<'_> {
         self.record
             .queued(span(self.entered_at, reason.as_str()))
             .await;
-        drop(self.call.dialog.bye().await);
-        Waited::Over {
-            ending: Ending::failed(CallFailure::Shutdown),
-            hung_up_by: Side::Hotline,
-        }
     }
 
     /// Rings the operator's first reachable phone (the one registered last)
