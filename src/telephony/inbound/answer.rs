@@ -106,14 +106,7 @@ pub(super) async fn answer_call(
             return Err(refused);
         }
     };
-    let params = SessionParams {
-        remote: negotiated.remote_rtp,
-        codec: offer::media_codec(negotiated.codec),
-        dtmf_payload_type: negotiated.telephone_event_pt,
-        inactivity_timeout: services.inactivity_timeout,
-        direction: offer::media_direction(&negotiated),
-        speech_threshold: services.speech_threshold,
-    };
+    let params = session_params(services, &negotiated);
     // The recording runs from here: the answer time is taken with it, so
     // the WAV and the call record measure the same span.
     let Ok((media, media_events)) = services.media.start_session(socket, params, recorder).await
@@ -135,6 +128,19 @@ pub(super) async fn answer_call(
         answered_at,
         local,
     })
+}
+
+/// A media session's parameters for what offer/answer settled (the
+/// caller's leg, or an operator's).
+pub(super) fn session_params(services: &CallServices, negotiated: &Negotiated) -> SessionParams {
+    SessionParams {
+        remote: negotiated.remote_rtp,
+        codec: offer::media_codec(negotiated.codec),
+        dtmf_payload_type: negotiated.telephone_event_pt,
+        inactivity_timeout: services.inactivity_timeout,
+        direction: offer::media_direction(negotiated),
+        speech_threshold: services.speech_threshold,
+    }
 }
 
 async fn reject(invite: InviteServer, failure: CallFailure) -> Refused {

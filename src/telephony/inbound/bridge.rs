@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use crate::desk::RingFailure;
 use crate::events::Event;
-use crate::media::{LegHandle, MediaEvent, MediaStats, PortLease, SessionParams};
+use crate::media::{LegHandle, MediaEvent, MediaStats, PortLease};
 use crate::recording::CallRecorder;
 use crate::sip::{ClientDialog, DialogEvent};
 use crate::store::{CallLeg, unix_millis};
@@ -21,6 +21,7 @@ use crate::store::{CallLeg, unix_millis};
 use super::super::failure::CallFailure;
 use super::super::record::Side;
 use super::Ending;
+use super::answer::session_params;
 use super::conversation::{answer_info, answer_reinvite, apply_to_caller, refuse_in_dialog};
 use super::offer::{self, LocalMedia};
 use super::queue::{OUTCOME_ANSWERED, Queue, Rang, Waited, millis};
@@ -104,14 +105,7 @@ pub(super) async fn put_through(queue: &mut Queue<'_>, ringing: Ringing) -> Rang
             return not_put_through(queue, &operator, leg, RingFailure::Refused).await;
         }
     };
-    let params = SessionParams {
-        remote: negotiated.remote_rtp,
-        codec: offer::media_codec(negotiated.codec),
-        dtmf_payload_type: negotiated.telephone_event_pt,
-        inactivity_timeout: services.inactivity_timeout,
-        direction: offer::media_direction(&negotiated),
-        speech_threshold: services.speech_threshold,
-    };
+    let params = session_params(services, &negotiated);
     let Ok((leg_media, mut leg_events)) = services
         .media
         .start_leg(&queue.call.media, socket, params)
