@@ -40,7 +40,7 @@ mod task;
 mod timers;
 
 pub use counters::Counters;
-pub use handles::{InviteClient, InviteResponse, InviteServer, NonInviteServer};
+pub use handles::{Challenge, InviteClient, InviteResponse, InviteServer, NonInviteServer};
 pub use requests::{Party, Target};
 
 use counters::CounterCells;
@@ -141,6 +141,8 @@ pub(crate) enum InviteEvent {
     },
     /// A final non-2xx response (acknowledged by the transaction).
     Rejected(StatusCode),
+    /// A 401 or 407 with its challenges (acknowledged too).
+    Challenged(Challenge),
     /// No final response (timer B).
     Failed(SipError),
 }

@@ -381,6 +381,12 @@ impl Response {
         self.raw("To")
     }
 
+    /// Every value of a header, in order (a 401 may carry one
+    /// WWW-Authenticate per algorithm, RFC 8760 §2.4).
+    pub(crate) fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        values(&self.headers, name)
+    }
+
     /// Values of Record-Route in order, as received (the UAC reverses
     /// them for its route set, §12.1.2).
     pub(crate) fn record_route(&self) -> Vec<String> {

@@ -44,8 +44,8 @@ pub use digest::{
     Verification, authorization,
 };
 pub use endpoint::{
-    Counters, Endpoint, Incoming, InviteClient, InviteResponse, InviteServer, NonInviteServer,
-    Party, Target,
+    Challenge, Counters, Endpoint, Incoming, InviteClient, InviteResponse, InviteServer,
+    NonInviteServer, Party, Target,
 };
 pub use lockout::{Lockout, LockoutConfig};
 pub use message::{ALLOW, ParseError, Request};
@@ -164,6 +164,9 @@ pub enum SipError {
     /// or INVITE, ACK or CANCEL, which have verbs of their own.
     #[error("not a method for a lone request: {method:?}")]
     InvalidMethod { method: String },
+    /// A 401/407 offered no Digest challenge we can answer.
+    #[error("no Digest challenge with MD5 or SHA-256 that we can answer")]
+    UnusableChallenge,
 }
 
 /// Configuration of the SIP layer (the `[sip]` table).

@@ -16,11 +16,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::super::dialog::DialogKey;
+use super::super::digest::ChallengeKind;
 use super::super::message::{OutgoingRequest, Response};
 use super::super::transaction::{
     Action, ClientInvite, ClientInviteState, ClientKey, ClientNonInvite, Timer, Timers,
 };
 use super::super::{SipError, StatusCode, Transport};
+use super::handles::Challenge;
 use super::outbox::Outbox;
 use super::timers::TimerTarget;
 use super::{InviteEvent, ReInvited};
@@ -298,8 +300,7 @@ impl ClientTable {
                     out.schedule(at, TimerTarget::Client(key.clone(), timer))
                 }
                 Action::DeliverResponse(status) => {
-                    let body = response.map(|r| r.body.as_slice()).unwrap_or_default();
-                    success = self.deliver(key, status, body, now, out).or(success);
+                    success = self.deliver(key, status, response, now, out).or(success);
                 }
                 Action::Timeout => {
                     let waited = self.timers.timeout();
@@ -317,10 +318,11 @@ impl ClientTable {
         &mut self,
         key: &ClientKey,
         status: StatusCode,
-        body: &[u8],
+        response: Option<&Response>,
         now: Instant,
         out: &mut Outbox,
     ) -> Option<Success> {
+        let body = response.map(|r| r.body.as_slice()).unwrap_or_default();
         let entry = self.entries.get_mut(key)?;
         let peer = (entry.dest, entry.transport);
         let parts = match &mut entry.kind {
@@ -340,7 +342,7 @@ impl ClientTable {
             return None;
         }
         if !status.is_success() {
-            parts.rejected(status);
+            parts.rejected(status, response);
             return None;
         }
         // RFC 6026 §7.2: every 2xx reaches us, the retransmissions (and a
@@ -402,11 +404,33 @@ impl InviteParts {
         }
     }
 
-    /// A final non-2xx response (the transaction has sent its ACK).
-    fn rejected(&mut self, status: StatusCode) {
+    /// A final non-2xx response (the transaction has sent its ACK). A
+    /// 401 or 407 hands its challenges over, for a retry with credentials
+    /// (RFC 3261 §22.2).
+    fn rejected(&mut self, status: StatusCode, response: Option<&Response>) {
         match &mut self.waiter {
             InviteWaiter::Call(events) => {
-                let _ = events.send(InviteEvent::Rejected(status));
+                let header = match status {
+                    StatusCode::UNAUTHORIZED => Some(ChallengeKind::Unauthorized),
+                    StatusCode::PROXY_AUTHENTICATION_REQUIRED => {
+                        Some(ChallengeKind::ProxyAuthenticationRequired)
+                    }
+                    _ => None,
+                };
+                let challenges: Vec<String> = match (header, response) {
+                    (Some(kind), Some(response)) => response
+                        .headers_named(kind.challenge_header())
+                        .map(str::to_owned)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let event = match header {
+                    Some(kind) if !challenges.is_empty() => {
+                        InviteEvent::Challenged(Challenge { kind, challenges })
+                    }
+                    _ => InviteEvent::Rejected(status),
+                };
+                let _ = events.send(event);
             }
             InviteWaiter::ReInvite(reply) => {
                 if let Some(reply) = reply.take() {

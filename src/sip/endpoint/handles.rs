@@ -7,7 +7,9 @@
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::dialog::{ClientDialog, DialogEvent, DialogKey, DialogLink, ServerDialog};
+use super::super::digest::{ChallengeKind, ClientRequest, authorization};
 use super::super::message::Request;
+use super::super::message::random_token;
 use super::super::transaction::{ClientKey, ServerKey};
 use super::super::{SipError, StatusCode};
 use super::requests::NewRequest;
@@ -192,12 +194,31 @@ pub enum InviteResponse {
     /// A final non-2xx response (487 after [`InviteClient::cancel`]); the
     /// transaction has acknowledged it (§17.1.1.3).
     Rejected(StatusCode),
+    /// A 401 or 407 with challenges: [`InviteClient::authenticate`] tries
+    /// again with credentials; a TU without any treats it as rejected.
+    Challenged(Challenge),
+}
+
+/// What a 401 or 407 asked for (RFC 3261 §22.2, §22.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub kind: ChallengeKind,
+    /// Every WWW-Authenticate (or Proxy-Authenticate) value, in order.
+    pub challenges: Vec<String>,
+}
+
+impl Challenge {
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
 }
 
 /// A client INVITE transaction as the TU sees it: a call we place.
 #[derive(Debug)]
 pub struct InviteClient {
     tx: ClientKey,
+    /// The request as sent, for a retry with credentials.
+    request: Box<NewRequest>,
     call_id: String,
     events: mpsc::UnboundedReceiver<InviteEvent>,
     commands: mpsc::UnboundedSender<Command>,
@@ -217,11 +238,49 @@ impl InviteClient {
                 method: request.method.as_str().to_owned(),
                 transport: request.target.transport,
             },
+            request: Box::new(request.clone()),
             call_id: request.call_id.clone(),
             events,
             commands,
             finished: false,
         }
+    }
+
+    /// Answer a challenge (RFC 3261 §22.2): the INVITE again with our
+    /// credentials, in the same call (Call-ID and From tag) with the next
+    /// CSeq, as a new handle. Fails when the challenge offers nothing we
+    /// can answer (neither MD5 nor SHA-256 with `qop=auth` or none).
+    pub fn authenticate(
+        self,
+        challenge: &Challenge,
+        username: &str,
+        password: &str,
+    ) -> Result<InviteClient, SipError> {
+        let cnonce = random_token();
+        let value = authorization(
+            challenge.challenges.iter().map(String::as_str),
+            username,
+            password,
+            ClientRequest {
+                method: self.request.method_name(),
+                uri: self.request.uri(),
+                cnonce: &cnonce,
+                nc: 1,
+            },
+        )
+        .map_err(|_| SipError::UnusableChallenge)?;
+        let retry = self
+            .request
+            .with_credentials((challenge.kind.credentials_header().to_owned(), value));
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let client = InviteClient::new(&retry, events, self.commands.clone());
+        self.commands
+            .send(Command::Invite {
+                request: Box::new(retry),
+                events: events_tx,
+            })
+            .map_err(|_| SipError::EndpointClosed)?;
+        Ok(client)
     }
 
     pub fn call_id(&self) -> &str {
@@ -268,6 +327,7 @@ impl InviteClient {
                 Ok(InviteResponse::Answered(ClientDialog { link, answer }))
             }
             InviteEvent::Rejected(status) => Ok(InviteResponse::Rejected(status)),
+            InviteEvent::Challenged(challenge) => Ok(InviteResponse::Challenged(challenge)),
             InviteEvent::Failed(error) => Err(error),
         };
         self.finished = true;

@@ -62,7 +62,7 @@ impl Party {
 
 /// A request the TU asked for, checked, with the identifiers its handle
 /// chose (so that it knows its Call-ID and its transaction at once).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct NewRequest {
     pub(super) method: Method,
     pub(super) target: Target,
@@ -73,6 +73,7 @@ pub(crate) struct NewRequest {
     pub(super) call_id: String,
     local_tag: String,
     pub(super) branch: String,
+    cseq: u32,
 }
 
 /// The first CSeq of a request outside a dialog (§8.1.1.5: any number
@@ -108,7 +109,32 @@ impl NewRequest {
             call_id: format!("{}{}", random_token(), random_token()),
             local_tag: new_tag(),
             branch: new_branch(),
+            cseq: FIRST_CSEQ,
         })
+    }
+
+    /// The same request again with credentials (RFC 3261 §22.2): same
+    /// Call-ID, From tag and To, the CSeq one higher, a new branch (a new
+    /// transaction), and `credentials` in place of any earlier value of
+    /// that header.
+    pub(super) fn with_credentials(&self, (name, value): (String, String)) -> NewRequest {
+        let mut retry = self.clone();
+        retry
+            .headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        retry.headers.push((name, value));
+        retry.branch = new_branch();
+        retry.cseq = self.cseq + 1;
+        retry
+    }
+
+    /// The Request-URI, which the credentials cover (`uri=`).
+    pub(super) fn uri(&self) -> &str {
+        &self.target.uri
+    }
+
+    pub(super) fn method_name(&self) -> &str {
+        self.method.as_str()
     }
 
     /// The dialog an INVITE would make: its Call-ID and our tag.
@@ -145,7 +171,7 @@ impl NewRequest {
             from: format!("{};tag={}", self.from.name_addr(), self.local_tag),
             to: self.to.name_addr(),
             call_id: self.call_id.clone(),
-            cseq: FIRST_CSEQ,
+            cseq: self.cseq,
             routes: Vec::new(),
             extra,
             body: self.body.clone(),

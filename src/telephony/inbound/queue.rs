@@ -379,6 +379,12 @@ impl Queue<'_> {
                     leg.sip_status = Some(i32::from(status.0));
                     refusal(status)
                 }
+                // An operator's phone has nothing to challenge us for.
+                RingStep::Response(Some(Ok(InviteResponse::Challenged(challenge)))) => {
+                    let status = challenge.status();
+                    leg.sip_status = Some(i32::from(status.0));
+                    refusal(status)
+                }
                 RingStep::Response(Some(Err(err))) => {
                     info!(%err, operator, "the operator's phone did not answer the INVITE");
                     if matches!(err, SipError::TransactionTimeout { .. }) {

@@ -511,3 +511,93 @@ async fn a_cancelled_invite_without_a_final_response_is_given_up_after_64_t1() {
         "{error:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_407_is_answered_with_credentials_in_the_same_call_and_the_next_cseq() {
+    let (endpoint, _incoming) = endpoint().await;
+    let trunk = peer().await;
+    let me = trunk.local_addr().expect("addr");
+    let mut client = call(&endpoint, me);
+    let invite = recv_starting(&trunk, "INVITE ").await;
+    let challenge = "Proxy-Authenticate: Digest realm=\"carrier\", nonce=\"abc123\", \
+                     qop=\"auth\", algorithm=MD5\r\n";
+    let refused = response_to(&invite, "407 Proxy Authentication Required", challenge, "");
+    send(&trunk, endpoint.local_addr(), &refused).await;
+    let Ok(InviteResponse::Challenged(asked)) = next(&mut client).await else {
+        panic!("expected the challenge handed over");
+    };
+    assert_eq!(asked.status(), StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    // The 407 is acknowledged by its transaction (§17.1.1.3).
+    let ack = recv_starting(&trunk, "ACK ").await;
+    assert_eq!(branch(&ack), branch(&invite));
+    let mut retry = client
+        .authenticate(&asked, "hotline", "secret")
+        .expect("an answerable challenge");
+    let again = recv_starting(&trunk, "INVITE ").await;
+    // RFC 3261 §22.2: same Call-ID, From and To, CSeq one higher, a new
+    // transaction.
+    assert_eq!(header(&again, "Call-ID"), header(&invite, "Call-ID"));
+    assert_eq!(header(&again, "From"), header(&invite, "From"));
+    assert_eq!(header(&again, "To"), header(&invite, "To"));
+    assert_eq!(header(&again, "CSeq"), Some("2 INVITE"));
+    assert_ne!(branch(&again), branch(&invite));
+    assert_eq!(header(&again, "X-Queue"), Some("repair"));
+    let credentials = header(&again, "Proxy-Authorization").expect("credentials");
+    let expected = crate::sip::authorization(
+        [challenge
+            .trim_start_matches("Proxy-Authenticate: ")
+            .trim_end()],
+        "hotline",
+        "secret",
+        crate::sip::ClientRequest {
+            method: "INVITE",
+            uri: &format!("sip:8001@{me}"),
+            cnonce: credentials
+                .split("cnonce=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .expect("cnonce"),
+            nc: 1,
+        },
+    )
+    .expect("answerable");
+    assert_eq!(credentials, expected);
+    let extra = format!("Contact: <sip:8001@{me}>\r\n");
+    send(
+        &trunk,
+        endpoint.local_addr(),
+        &response_to(&again, "200 OK", &extra, ANSWER),
+    )
+    .await;
+    let Ok(InviteResponse::Answered(mut dialog)) = next(&mut retry).await else {
+        panic!("expected the call answered");
+    };
+    let ack = recv_starting(&trunk, "ACK ").await;
+    assert_eq!(header(&ack, "CSeq"), Some("2 ACK"));
+    // Our BYE goes on from the INVITE's CSeq.
+    let (bye, _) = tokio::join!(dialog.bye(), async {
+        let bye = recv_starting(&trunk, "BYE ").await;
+        assert_eq!(header(&bye, "CSeq"), Some("3 BYE"));
+        send(
+            &trunk,
+            endpoint.local_addr(),
+            &response_to(&bye, "200 OK", "", ""),
+        )
+        .await;
+    });
+    bye.expect("BYE answered");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_401_without_a_challenge_is_a_plain_rejection() {
+    let (endpoint, _incoming) = endpoint().await;
+    let trunk = peer().await;
+    let mut client = call(&endpoint, trunk.local_addr().expect("addr"));
+    let invite = recv_starting(&trunk, "INVITE ").await;
+    let refused = response_to(&invite, "401 Unauthorized", "", "");
+    send(&trunk, endpoint.local_addr(), &refused).await;
+    assert!(matches!(
+        next(&mut client).await,
+        Ok(InviteResponse::Rejected(StatusCode::UNAUTHORIZED))
+    ));
+}
