@@ -182,3 +182,21 @@ pub(crate) const BREAK_NO_ANSWER: &str = "未接听";
 
 /// Break reasons the console offers (an operator may type another).
 pub const BREAK_REASONS: [&str; 4] = ["小休", "用餐", "培训", "会议"];
+
+pub(crate) fn satisfaction(value: super::callbacks::Satisfaction) -> &'static str {
+    use super::callbacks::Satisfaction as S;
+    match value {
+        S::Satisfied => "满意",
+        S::BasicallySatisfied => "基本满意",
+        S::Dissatisfied => "不满意",
+        S::NoAnswerGiven => "未评价",
+    }
+}
+
+/// The history note of a 回访, e.g. `回访结果：满意`.
+pub(crate) fn followup_note(value: super::callbacks::Satisfaction) -> String {
+    format!("回访结果：{}", satisfaction(value))
+}
+
+/// The history note of an order reopened by a dissatisfied owner.
+pub(crate) const REOPENED_BY_FOLLOWUP: &str = "回访不满意，重新处理";

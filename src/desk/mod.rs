@@ -17,6 +17,7 @@ pub mod archive;
 mod board;
 mod call_end;
 pub mod call_log;
+pub mod callbacks;
 mod config;
 mod fullwidth;
 mod labels;

@@ -9,6 +9,7 @@
 mod archive;
 mod archive_edit;
 mod archive_import;
+mod callbacks;
 mod calls;
 mod config;
 mod error;
@@ -31,14 +32,15 @@ pub use archive::{
 pub use archive_import::{
     ArchiveImport, ConflictField, ConflictRow, ImportCounts, StagedPhone, StagedRow,
 };
+pub use callbacks::{
+    AttemptEnd, CALLBACK_MISSED, CALLBACK_PENDING, CallbackAttemptRow, CallbackQuery, CallbackRow,
+    Claim, FollowUpChange, MissedCallback, NewCallbackRow,
+};
 pub use calls::{CallEnd, CallLeg, CallRecord, CallWrite, CallerMatch, NewCall, QueueSpan};
 pub use config::StoreConfig;
 pub use error::StoreError;
 pub use journal::CallJournal;
-pub use operators::{
-    BindingChange, BindingRow, CALLBACK_MISSED, CALLBACK_PENDING, CallbackRow, MissedCallback,
-    OperatorStateRow, SipCredentialRow,
-};
+pub use operators::{BindingChange, BindingRow, OperatorStateRow, SipCredentialRow};
 pub use tickets::{
     HoldChange, StoredTicket, TicketEventRow, TicketHoldRow, TicketQuery, TicketRow, TicketRowPage,
     VersionedWrite,

@@ -1,7 +1,6 @@
 //! Operators' rows: the SIP credentials of their phones (HA1 values only),
-//! the phones' registrations, the log of their state changes, and the
-//! missed-call callbacks the queue leaves. What the values mean is the
-//! layers' above; here they are columns.
+//! the phones' registrations and the log of their state changes. What the
+//! values mean is the layers' above; here they are columns.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -58,36 +57,6 @@ pub struct OperatorStateRow {
     pub at: i64,
 }
 
-/// A callback owed to a caller who gave up waiting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MissedCallback {
-    pub id: String,
-    /// The caller's number (E.164 when it read as one, else as received).
-    pub number: String,
-    pub call_id: String,
-    pub community: Option<String>,
-    pub at: i64,
-}
-
-/// A stored callback.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallbackRow {
-    pub id: String,
-    pub reason: String,
-    pub status: String,
-    pub number: String,
-    pub call_id: Option<String>,
-    pub ticket_id: Option<String>,
-    pub community: Option<String>,
-    pub due_at: i64,
-    pub created_at: i64,
-}
-
-/// The stored reason of a missed-call callback.
-pub const CALLBACK_MISSED: &str = "missed";
-/// The stored status of a callback nobody has dialled yet.
-pub const CALLBACK_PENDING: &str = "pending";
-
 const CREDENTIAL_COLUMNS: &str = "users.id AS user_id, users.username, users.display_name, users.role, \
      users.disabled_at, c.realm, c.ha1_md5, c.ha1_sha256";
 
@@ -121,20 +90,6 @@ fn binding_from_row(row: &AnyRow) -> Result<BindingRow, sqlx::Error> {
         expires_at: row.try_get("expires_at")?,
         unreachable_since: row.try_get("unreachable_since")?,
         node: row.try_get("node")?,
-    })
-}
-
-fn callback_from_row(row: &AnyRow) -> Result<CallbackRow, sqlx::Error> {
-    Ok(CallbackRow {
-        id: row.try_get("id")?,
-        reason: row.try_get("reason")?,
-        status: row.try_get("status")?,
-        number: row.try_get("number")?,
-        call_id: row.try_get("call_id")?,
-        ticket_id: row.try_get("ticket_id")?,
-        community: row.try_get("community")?,
-        due_at: row.try_get("due_at")?,
-        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -338,46 +293,6 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
-    }
-
-    /// Stores a missed-call callback, pending and due at once; `false` when
-    /// the call already has one (written by this or another node).
-    pub async fn insert_missed_callback(&self, entry: &MissedCallback) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO callbacks (id, reason, status, number, call_id, community, due_at, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) \
-             ON CONFLICT (call_id) WHERE reason = 'missed' DO NOTHING",
-        )
-        .bind(&entry.id)
-        .bind(CALLBACK_MISSED)
-        .bind(CALLBACK_PENDING)
-        .bind(&entry.number)
-        .bind(&entry.call_id)
-        .bind(&entry.community)
-        .bind(entry.at)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// The callbacks with this status, oldest due first.
-    pub async fn callbacks_with_status(
-        &self,
-        status: &str,
-        limit: u32,
-    ) -> Result<Vec<CallbackRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, reason, status, number, call_id, ticket_id, community, due_at, \
-             created_at FROM callbacks WHERE status = $1 ORDER BY due_at, id LIMIT $2",
-        )
-        .bind(status)
-        .bind(i64::from(limit))
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(callback_from_row)
-            .collect::<Result<_, _>>()?)
     }
 }
 

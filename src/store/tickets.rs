@@ -9,7 +9,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{Store, StoreError};
+use super::{FollowUpChange, Store, StoreError};
 
 /// A ticket as stored. `version` counts the changes of its fields (optimistic
 /// concurrency); `last_event_seq` the events of its history.
@@ -37,6 +37,10 @@ pub struct TicketRow {
     pub assignee: Option<String>,
     pub fee_cents: Option<i64>,
     pub paid: bool,
+    /// The 回访 result (`satisfied`, `basically_satisfied`, …).
+    pub satisfaction: Option<String>,
+    /// A dissatisfied owner raised it to complaint grade.
+    pub escalated: bool,
     pub respond_by: i64,
     pub arrive_by: Option<i64>,
     pub resolve_by: i64,
@@ -144,7 +148,7 @@ const TICKET_COLUMNS: &str = "id, number, community, kind, category, priority, g
      status, resume_to, cancel_reason, room, location, reporter_name, reporter_phone_raw, \
      reporter_phone, person_id, description, department, assignee, fee_cents, paid, respond_by, \
      arrive_by, resolve_by, responded_at, arrived_at, resolved_at, due_at, created_by, \
-     created_at, updated_at, version, last_event_seq";
+     created_at, updated_at, version, last_event_seq, satisfaction, escalated";
 
 const EVENT_COLUMNS: &str = "id, seq, at, actor, action, from_status, to_status, note, changes";
 
@@ -172,6 +176,8 @@ fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
         assignee: row.try_get("assignee")?,
         fee_cents: row.try_get("fee_cents")?,
         paid: row.try_get::<i32, _>("paid")? != 0,
+        satisfaction: row.try_get("satisfaction")?,
+        escalated: super::callbacks::flag(row, "escalated")?,
         respond_by: row.try_get("respond_by")?,
         arrive_by: row.try_get("arrive_by")?,
         resolve_by: row.try_get("resolve_by")?,
@@ -424,7 +430,7 @@ impl Store {
         sqlx::query(&format!(
             "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
              $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
-             $26, $27, $28, $29, $30, $31, $32, $33, $34)"
+             $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36)"
         ))
         .bind(&row.id)
         .bind(&row.number)
@@ -460,6 +466,8 @@ impl Store {
         .bind(row.updated_at)
         .bind(row.version)
         .bind(row.last_event_seq)
+        .bind(&row.satisfaction)
+        .bind(i32::from(row.escalated))
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -476,6 +484,7 @@ impl Store {
         expected_version: i64,
         hold: Option<HoldChange>,
         event: &TicketEventRow,
+        followup: Option<&FollowUpChange>,
     ) -> Result<VersionedWrite, StoreError> {
         let mut tx = self.pool().begin().await?;
         let written = sqlx::query(
@@ -485,7 +494,8 @@ impl Store {
              person_id = $14, description = $15, department = $16, assignee = $17, \
              fee_cents = $18, paid = $19, respond_by = $20, arrive_by = $21, resolve_by = $22, \
              responded_at = $23, arrived_at = $24, resolved_at = $25, due_at = $26, \
-             updated_at = $27, version = $28, last_event_seq = last_event_seq + 1 \
+             updated_at = $27, version = $28, satisfaction = $29, escalated = $30, \
+             last_event_seq = last_event_seq + 1 \
              WHERE id = $1 AND version = $2 RETURNING last_event_seq",
         )
         .bind(&row.id)
@@ -516,6 +526,8 @@ impl Store {
         .bind(row.due_at)
         .bind(row.updated_at)
         .bind(row.version)
+        .bind(&row.satisfaction)
+        .bind(i32::from(row.escalated))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(written) = written else {
@@ -555,6 +567,21 @@ impl Store {
             None => {}
         }
         insert_event(&mut tx, &row.id, event, seq).await?;
+        match followup {
+            Some(FollowUpChange::Schedule(callback)) => {
+                super::callbacks::insert_callback(&mut tx, callback).await?;
+            }
+            Some(FollowUpChange::Cancel { every_reason }) => {
+                super::callbacks::cancel_callbacks_of_ticket(
+                    &mut tx,
+                    &row.id,
+                    *every_reason,
+                    row.updated_at,
+                )
+                .await?;
+            }
+            None => {}
+        }
         tx.commit().await?;
         Ok(VersionedWrite::Written { seq })
     }
@@ -794,6 +821,8 @@ mod tests {
             assignee: None,
             fee_cents: None,
             paid: false,
+            satisfaction: None,
+            escalated: false,
             respond_by: created_at + 1_000,
             arrive_by: None,
             resolve_by: created_at + 5_000,
@@ -870,12 +899,13 @@ mod tests {
                     1,
                     Some(HoldChange::Start(2_000)),
                     &event(2_000, "hold"),
+                    None,
                 )
                 .await
                 .expect("update");
             assert_eq!(first, VersionedWrite::Written { seq: 2 });
             let again = store
-                .update_ticket(&row, 1, None, &event(2_500, "hold"))
+                .update_ticket(&row, 1, None, &event(2_500, "hold"), None)
                 .await
                 .expect("stale is not an error");
             assert_eq!(again, VersionedWrite::Stale { current: 2 });
@@ -888,6 +918,7 @@ mod tests {
                     2,
                     Some(HoldChange::End(3_000)),
                     &event(3_000, "resume"),
+                    None,
                 )
                 .await
                 .expect("resume");
@@ -918,7 +949,7 @@ mod tests {
             let mut ghost = row.clone();
             ghost.id = "ghost".into();
             let err = store
-                .update_ticket(&ghost, 1, None, &event(1, "x"))
+                .update_ticket(&ghost, 1, None, &event(1, "x"), None)
                 .await
                 .expect_err("missing");
             assert!(matches!(err, StoreError::NotFound { .. }), "{err}");

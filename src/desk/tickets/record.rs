@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::desk::DeskError;
+use crate::desk::callbacks::Satisfaction;
 use crate::desk::rooms::RoomAddress;
 use crate::desk::tickets::{
     ActionKind, CategoryCode, CommunityCode, ComplaintGrade, DepartmentCode, Hold, Milestone,
@@ -47,6 +48,11 @@ pub struct TicketRecord {
     pub fee_cents: Option<i64>,
     /// Paid service only: whether the fee was paid.
     pub paid: bool,
+    /// What the owner said in the 回访 (the survey's answer or the result
+    /// an operator recorded).
+    pub satisfaction: Option<Satisfaction>,
+    /// Raised to complaint grade by a dissatisfied owner.
+    pub escalated: bool,
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
     /// Bumped by every change of the fields; send it back to refuse a write
@@ -258,6 +264,8 @@ pub(crate) fn to_row(record: &TicketRecord, now: DateTime<Utc>) -> TicketRow {
         assignee: record.assignee.clone(),
         fee_cents: record.fee_cents,
         paid: record.paid,
+        satisfaction: record.satisfaction.map(|s| s.code().to_owned()),
+        escalated: record.escalated,
         respond_by: millis(t.deadlines.respond_by),
         arrive_by: t.deadlines.arrive_by.map(millis),
         resolve_by: millis(t.deadlines.resolve_by),
@@ -370,6 +378,12 @@ pub(crate) fn from_stored(stored: StoredTicket) -> Result<TicketRecord, DeskErro
         assignee: row.assignee,
         fee_cents: row.fee_cents,
         paid: row.paid,
+        satisfaction: row
+            .satisfaction
+            .as_deref()
+            .map(|code| Satisfaction::from_code(code).ok_or_else(|| corrupt("satisfaction")))
+            .transpose()?,
+        escalated: row.escalated,
         created_by: row.created_by,
         version: row.version,
     })
@@ -464,6 +478,8 @@ mod tests {
             assignee: None,
             fee_cents: None,
             paid: false,
+            satisfaction: None,
+            escalated: false,
             created_by: "op1".into(),
             updated_at: at,
             version: 1,

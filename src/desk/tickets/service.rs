@@ -17,6 +17,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::desk::callbacks::{
+    CallbackReason, CallbackStatus, CallbacksConfig, Satisfaction, callback_number,
+};
+use crate::desk::labels;
 use crate::desk::phone::normalise;
 use crate::desk::tickets::checks::{
     MAX_DESCRIPTION_CHARS, apply_changes, check_len, hold_change, trimmed, validate,
@@ -32,8 +36,11 @@ use crate::desk::tickets::{
     Ticket, TicketAction, TicketChanges, TicketEvent, TicketEventKind, TicketFilter, TicketNo,
     TicketPage, TicketRecord, TicketSource, VoiceMessageReporter, business_date,
 };
-use crate::desk::{CommunityCode, DeskConfig, DeskError};
-use crate::store::{CallRecord, Store, StoreError, StoredTicket, TicketQuery, VersionedWrite};
+use crate::desk::{ActionKind, CommunityCode, DeskConfig, DeskError};
+use crate::store::{
+    CallRecord, FollowUpChange, NewCallbackRow, Store, StoreError, StoredTicket, TicketQuery,
+    VersionedWrite,
+};
 
 /// Writes without an expected version retry this often when another write
 /// got in between; with one they are refused at once.
@@ -76,6 +83,8 @@ struct EventSpec {
 pub struct Tickets {
     store: Store,
     config: Arc<DeskConfig>,
+    /// The 回访 rules; none: resolving an order schedules nothing.
+    callbacks: Option<Arc<CallbacksConfig>>,
 }
 
 impl Tickets {
@@ -84,7 +93,15 @@ impl Tickets {
         Tickets {
             store,
             config: Arc::new(config),
+            callbacks: None,
         }
+    }
+
+    /// The same service, scheduling the 回访 of each order it resolves by
+    /// these rules.
+    pub fn with_callbacks(mut self, callbacks: CallbacksConfig) -> Tickets {
+        self.callbacks = Some(Arc::new(callbacks));
+        self
     }
 
     pub fn config(&self) -> &DeskConfig {
@@ -147,6 +164,8 @@ impl Tickets {
             assignee: trimmed(request.assignee),
             fee_cents: request.fee_cents,
             paid: request.paid,
+            satisfaction: None,
+            escalated: false,
             created_by: actor.to_owned(),
             updated_at: now,
             version: 1,
@@ -201,6 +220,8 @@ impl Tickets {
             assignee: None,
             fee_cents: None,
             paid: false,
+            satisfaction: None,
+            escalated: false,
             created_by: VOICE_MESSAGE_ACTOR.to_owned(),
             updated_at: now,
             version: 1,
@@ -457,10 +478,11 @@ impl Tickets {
                 &changes,
             );
             let hold = hold_change(&current.ticket, &next.ticket);
+            let followup = self.followup_change(&current, &next, actor, now).await?;
             let row = to_row(&next, now);
             match self
                 .store
-                .update_ticket(&row, current.version, hold, &event)
+                .update_ticket(&row, current.version, hold, &event, followup.as_ref())
                 .await
                 .map_err(not_found(TicketKey::Id(id)))?
             {
@@ -603,6 +625,148 @@ impl Tickets {
     }
 }
 
+impl Tickets {
+    /// What a write does to the order's callbacks: resolving it owes its
+    /// 回访 (by the kind's policy: due `after` it, at the first moment of
+    /// the calling hours; a manual task for a person not to be called),
+    /// cancelling or reopening it drops the follow-ups not yet dialled,
+    /// closing it every open callback.
+    async fn followup_change(
+        &self,
+        before: &TicketRecord,
+        after: &TicketRecord,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FollowUpChange>, DeskError> {
+        let (was, is) = (before.ticket.status.kind(), after.ticket.status.kind());
+        if was == is {
+            return Ok(None);
+        }
+        match is {
+            StatusKind::Cancelled | StatusKind::Reopened => {
+                return Ok(Some(FollowUpChange::Cancel {
+                    every_reason: false,
+                }));
+            }
+            StatusKind::Closed => {
+                return Ok(Some(FollowUpChange::Cancel { every_reason: true }));
+            }
+            StatusKind::Resolved => {}
+            _ => return Ok(None),
+        }
+        let Some(rules) = &self.callbacks else {
+            return Ok(None);
+        };
+        let Some(delay) = rules.followup_after(after.ticket.kind) else {
+            return Ok(None);
+        };
+        let (phones, do_not_call) = match &after.person_id {
+            Some(person) => self.store.callback_phones(person).await?,
+            None => (Vec::new(), false),
+        };
+        let Some(number) = callback_number(&phones, after.reporter_phone.as_deref()) else {
+            // Nobody to call: the 回访 is a person's task.
+            return Ok(Some(FollowUpChange::Schedule(Box::new(self.followup_row(
+                after,
+                String::new(),
+                CallbackStatus::Manual,
+                now,
+                actor,
+                now,
+            )))));
+        };
+        let status = if do_not_call {
+            CallbackStatus::Manual
+        } else {
+            CallbackStatus::Pending
+        };
+        let earliest = now + chrono::Duration::from_std(delay).unwrap_or_default();
+        let due = rules.next_slot(
+            Some(after.community.as_str()),
+            earliest,
+            self.config.time_zone,
+        );
+        Ok(Some(FollowUpChange::Schedule(Box::new(self.followup_row(
+            after,
+            number.to_owned(),
+            status,
+            due,
+            actor,
+            now,
+        )))))
+    }
+
+    fn followup_row(
+        &self,
+        record: &TicketRecord,
+        number: String,
+        status: CallbackStatus,
+        due: DateTime<Utc>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> NewCallbackRow {
+        NewCallbackRow {
+            id: Uuid::now_v7().to_string(),
+            reason: CallbackReason::Followup.code().to_owned(),
+            status: status.code().to_owned(),
+            number,
+            ticket_id: Some(record.ticket.id.to_string()),
+            person_id: record.person_id.clone(),
+            community: Some(record.community.to_string()),
+            note: None,
+            assignee: None,
+            created_by: actor.to_owned(),
+            due_at: due.timestamp_millis(),
+            created_at: now.timestamp_millis(),
+        }
+    }
+
+    /// The 回访's answer on the order: stored as its satisfaction; a
+    /// resolved order moves to followed-up, and a dissatisfied owner
+    /// reopens it (history note naming the callback) and raises it to
+    /// complaint grade. Returns the order as it ends up.
+    pub async fn record_followup(
+        &self,
+        id: Uuid,
+        satisfaction: Satisfaction,
+        callback_id: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TicketRecord, DeskError> {
+        let note = format!("{}（{callback_id}）", labels::followup_note(satisfaction));
+        let record = self
+            .modify(id, actor, None, now, |record| {
+                record.satisfaction = Some(satisfaction);
+                let moves = record.ticket.status.kind() == StatusKind::Resolved;
+                if moves {
+                    record.ticket.apply(TicketAction::FollowUp, now)?;
+                }
+                Ok(Some(EventSpec {
+                    action: TicketEventKind::of_action(ActionKind::FollowUp),
+                    note: Some(note.clone()),
+                    moves,
+                }))
+            })
+            .await?;
+        if satisfaction != Satisfaction::Dissatisfied
+            || record.ticket.status.kind() != StatusKind::FollowedUp
+        {
+            return Ok(record);
+        }
+        let note = format!("{}（{callback_id}）", labels::REOPENED_BY_FOLLOWUP);
+        self.modify(id, actor, None, now, |record| {
+            record.ticket.apply(TicketAction::Reopen, now)?;
+            record.escalated = true;
+            Ok(Some(EventSpec {
+                action: TicketEventKind::of_action(ActionKind::Reopen),
+                note: Some(note.clone()),
+                moves: true,
+            }))
+        })
+        .await
+    }
+}
+
 /// Maps the store's "not found" to the ticket that was looked for.
 fn not_found(key: TicketKey) -> impl FnOnce(StoreError) -> DeskError {
     move |e| match e {
@@ -644,3 +808,6 @@ fn reporter_from_call(request: &mut NewTicketRequest, call: &CallRecord) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod followup_tests;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::store::{CallWrite, NewCall, NewUser, testing};
+use crate::store::{NewUser, testing};
 
 async fn user(store: &Store, name: &str) -> String {
     let id = format!("user-{name}");
@@ -120,48 +120,5 @@ async fn operator_state_changes_are_logged_in_order_on_both_engines() {
         let states = store.operator_states(&id, 101).await.expect("read");
         let names: Vec<&str> = states.iter().map(|s| s.state.as_str()).collect();
         assert_eq!(names, ["ringing", "on_call"]);
-    }
-}
-
-#[tokio::test]
-async fn a_call_gets_one_missed_call_callback_at_most_on_both_engines() {
-    for store in testing::stores().await {
-        let call = NewCall {
-            id: "call-1".to_string(),
-            sip_call_id: "sip-1".to_string(),
-            direction: "inbound".to_string(),
-            caller_raw: "13800138000".to_string(),
-            caller: Some("+8613800138000".to_string()),
-            dialled: "96888".to_string(),
-            community: Some("JF".to_string()),
-            offered_at: 1,
-            node: "node-a".to_string(),
-        };
-        let mut conn = store.pool().acquire().await.expect("connection");
-        CallWrite::Offered { call, caller: None }
-            .apply(&mut conn)
-            .await
-            .expect("call");
-        drop(conn);
-        let entry = MissedCallback {
-            id: "cb-1".to_string(),
-            number: "+8613800138000".to_string(),
-            call_id: "call-1".to_string(),
-            community: Some("JF".to_string()),
-            at: 5,
-        };
-        assert!(store.insert_missed_callback(&entry).await.expect("first"));
-        let again = MissedCallback {
-            id: "cb-2".to_string(),
-            ..entry
-        };
-        assert!(!store.insert_missed_callback(&again).await.expect("second"));
-        let pending = store
-            .callbacks_with_status(CALLBACK_PENDING, 10)
-            .await
-            .expect("read");
-        assert_eq!(pending.len(), 1);
-        assert_eq!(pending[0].reason, CALLBACK_MISSED);
-        assert_eq!(pending[0].due_at, 5);
     }
 }
