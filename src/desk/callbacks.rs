@@ -10,12 +10,16 @@
 //! and the store carry the rules out.
 
 mod config;
+mod service;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 pub use config::{CallbacksConfig, CallingHours, MissedMode};
+pub use service::{
+    AttemptReport, CallbackView, Callbacks, Claimed, MAX_CALLBACK_PAGE, NewManualCallback,
+};
 
 /// Why a callback is owed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

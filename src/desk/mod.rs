@@ -129,6 +129,13 @@ pub enum DeskError {
         seq: i64,
         field: &'static str,
     },
+    #[error("no callback {id}")]
+    CallbackNotFound { id: String },
+    #[error("callback {id} is {status}: only an open callback nobody is dialling can be closed")]
+    CallbackNotOpen {
+        id: String,
+        status: callbacks::CallbackStatus,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -167,6 +167,11 @@ impl From<DeskError> for TicketError {
             DeskError::StaleVersion { current, .. } => {
                 TicketError::StaleVersion { message, current }
             }
+            DeskError::CallbackNotFound { id } => TicketError::Api(ApiError::NotFound {
+                entity: "callback",
+                id,
+            }),
+            DeskError::CallbackNotOpen { .. } => TicketError::Api(ApiError::Conflict { message }),
             DeskError::TicketNo(_)
             | DeskError::InvalidConfig { .. }
             | DeskError::CounterOutOfRange { .. }
