@@ -84,6 +84,36 @@ done
 sox -R "${notes[@]}" "$tmp_dir/hold.wav"
 convert "$tmp_dir/hold.wav" "$out_dir/hold.wav"
 
+# The 回访 survey's pieces (survey/), joined by the daemon per work order:
+# intro + month + day + kind + question.
+CN_DIGITS=(零 一 二 三 四 五 六 七 八 九 十)
+cn_number() { # 1..31 in Chinese numerals
+    local n="$1"
+    if (( n <= 10 )); then echo "${CN_DIGITS[$n]}"
+    elif (( n < 20 )); then echo "十${CN_DIGITS[$((n - 10))]}"
+    elif (( n % 10 == 0 )); then echo "${CN_DIGITS[$((n / 10))]}十"
+    else echo "${CN_DIGITS[$((n / 10))]}十${CN_DIGITS[$((n % 10))]}"
+    fi
+}
+declare -A SURVEY=(
+    [intro]="您好,这里是物业客服中心,关于您"
+    [kind_repair]="报修的问题已处理完毕,"
+    [kind_complaint]="投诉的问题已处理完毕,"
+    [kind_paid_service]="申请的有偿服务已完成,"
+    [kind_inquiry]="咨询的问题已答复,"
+    [kind_other]="反映的问题已处理完毕,"
+    [question]="满意请按1,基本满意请按2,不满意请按3。"
+    [thanks]="感谢您的评价,再见。"
+)
+for month in $(seq 1 12); do SURVEY[month_$month]="$(cn_number "$month")月"; done
+for day in $(seq 1 31); do SURVEY[day_$day]="$(cn_number "$day")日"; done
+mkdir -p "$out_dir/survey"
+for name in "${!SURVEY[@]}"; do
+    raw="$tmp_dir/survey_$name.raw.wav"
+    espeak-ng -v "$VOICE" -s "$SPEED_WPM" -w "$raw" "${SURVEY[$name]}"
+    convert "$raw" "$out_dir/survey/$name.wav"
+done
+
 for name in "${!PROMPTS[@]}" beep; do
     printf '%-10s %s\n' "$name.wav" "$(soxi -d "$out_dir/$name.wav")"
 done

@@ -9,10 +9,12 @@ use serde::Deserialize;
 
 use crate::api::ApiConfig;
 use crate::desk::DeskConfig;
+use crate::desk::callbacks::CallbacksConfig;
 use crate::media::MediaConfig;
 use crate::recording::RecordingConfig;
 use crate::sip::SipConfig;
 use crate::store::StoreConfig;
+use crate::telephony::outbound::TrunkConfig;
 use crate::telephony::{HotlineConfig, IvrConfig, QueueConfig, VoicemailConfig};
 
 /// The config file read when `--config` is not given and it exists.
@@ -40,6 +42,10 @@ pub struct Config {
     pub api: ApiConfig,
     /// Departments, categories and SLA; its time zone is the top-level one.
     pub desk: DeskConfig,
+    /// The carriers' trunks callbacks go out on; the first is the default.
+    pub trunks: Vec<TrunkConfig>,
+    /// 回访 and missed-call callbacks.
+    pub callbacks: CallbacksConfig,
 }
 
 impl Default for Config {
@@ -58,6 +64,8 @@ impl Default for Config {
             queue: QueueConfig::default(),
             api: ApiConfig::default(),
             desk: DeskConfig::default(),
+            trunks: Vec::new(),
+            callbacks: CallbacksConfig::default(),
         }
     }
 }
@@ -169,6 +177,18 @@ impl Loaded {
         problems.extend(config.ivr.validate());
         problems.extend(config.queue.validate());
         problems.extend(config.api.validate());
+        problems.extend(crate::telephony::outbound::validate_trunks(&config.trunks));
+        problems.extend(config.callbacks.validate());
+        for (code, community) in &config.callbacks.communities {
+            if let Some(trunk) = &community.trunk
+                && !config.trunks.iter().any(|t| &t.name == trunk)
+            {
+                problems.push((
+                    format!("callbacks.communities.{code}.trunk"),
+                    format!("no [[trunks]] named `{trunk}`"),
+                ));
+            }
+        }
         if let Err(err) = config.desk.validate() {
             problems.push(match err {
                 crate::desk::DeskError::InvalidConfig { path, reason } => {
@@ -240,14 +260,20 @@ impl Loaded {
         }
     }
 
-    /// Each prompt's config key and resolved file.
-    pub fn prompt_files(&self) -> Vec<(String, PathBuf)> {
+    /// The prompts folder, resolved.
+    pub fn prompts_dir(&self) -> PathBuf {
         let ivr = &self.config.ivr;
-        let dir = if ivr.prompts_dir.is_absolute() {
+        if ivr.prompts_dir.is_absolute() {
             ivr.prompts_dir.clone()
         } else {
             self.base_dir().join(&ivr.prompts_dir)
-        };
+        }
+    }
+
+    /// Each prompt's config key and resolved file.
+    pub fn prompt_files(&self) -> Vec<(String, PathBuf)> {
+        let ivr = &self.config.ivr;
+        let dir = self.prompts_dir();
         let files = &ivr.prompts;
         [
             ("greeting", &files.greeting),

@@ -18,12 +18,14 @@ pub use config::{Config, ConfigError, DEFAULT_CONFIG_PATH, Loaded, Overrides, pa
 use crate::api::{self, ApiState};
 use crate::desk::Tickets;
 use crate::desk::call_log::CallLog;
+use crate::desk::callbacks::Callbacks;
 use crate::desk::users::Users;
 use crate::events::Bus;
 use crate::media::{MediaEngine, Prompt, RtpPortPool};
 use crate::recording::RecordingService;
 use crate::sip::Endpoint;
 use crate::store::{CallJournal, Store};
+use crate::telephony::outbound::{self, Dialer, SURVEY_DIR, SurveyPrompts, Trunk};
 use crate::telephony::{self, CallServices, Prompts};
 
 /// Runs the daemon until SIGINT or SIGTERM.
@@ -65,7 +67,15 @@ pub async fn run(
         .await
         .with_context(|| format!("binding HTTP on {}", config.api.listen))?;
     let http_addr = http_listener.local_addr()?;
-    let tickets = Tickets::new(store.clone(), loaded.desk());
+    let tickets =
+        Tickets::new(store.clone(), loaded.desk()).with_callbacks(config.callbacks.clone());
+    let callbacks = Callbacks::new(
+        store.clone(),
+        tickets.clone(),
+        config.callbacks.clone(),
+        loaded.time_zone(),
+    );
+    let survey_prompts = SurveyPrompts::load(&loaded.prompts_dir().join(SURVEY_DIR))?;
     let media_ip = sip_addr.ip();
     sync_communities(&store, &config.hotline).await?;
     let bus = Bus::default();
@@ -114,6 +124,19 @@ pub async fn run(
         incoming,
         shutdown.clone(),
     ));
+    let dialer = Arc::new(Dialer {
+        services: services.clone(),
+        callbacks: callbacks.clone(),
+        tickets: tickets.clone(),
+        trunks: config
+            .trunks
+            .iter()
+            .cloned()
+            .map(|t| Arc::new(Trunk::new(t)))
+            .collect(),
+        prompts: survey_prompts,
+    });
+    let dialer = tokio::spawn(outbound::run(dialer, shutdown.clone()));
     let state = ApiState::new(
         config.api.clone(),
         Users::new(store.clone()),
@@ -135,6 +158,7 @@ pub async fn run(
     // progress (their records finished), close the API, close the store.
     endpoint.shutdown();
     hotline.await.context("the hotline task failed")?;
+    dialer.await.context("the dialer failed")?;
     board_shutdown.cancel();
     registrar_task.await.context("the registrar failed")?;
     board_task.await.context("the operators' board failed")?;

@@ -11,6 +11,7 @@ mod failure;
 mod inbound;
 mod ivr;
 mod operators;
+pub mod outbound;
 mod record;
 mod recovery;
 mod screen_pop;

@@ -95,10 +95,12 @@ pub struct Policy {
 }
 
 /// `[callbacks.communities.<code>]`: what a community sets for itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommunityOverride {
-    pub calling_hours: CallingHours,
+    pub calling_hours: Option<CallingHours>,
+    /// The `[[trunks]]` its callbacks go out on (else the first).
+    pub trunk: Option<String>,
 }
 
 /// `[callbacks]` in the config file.
@@ -213,7 +215,15 @@ impl CallbacksConfig {
     pub fn hours_of(&self, community: Option<&str>) -> CallingHours {
         community
             .and_then(|code| self.communities.get(code))
-            .map_or(self.calling_hours, |o| o.calling_hours)
+            .and_then(|o| o.calling_hours)
+            .unwrap_or(self.calling_hours)
+    }
+
+    /// The trunk a community's callbacks go out on, when it names one.
+    pub fn trunk_of(&self, community: Option<&str>) -> Option<&str> {
+        community
+            .and_then(|code| self.communities.get(code))
+            .and_then(|o| o.trunk.as_deref())
     }
 
     /// How long after resolution a work order of this kind is followed up;

@@ -64,7 +64,8 @@ fn quiet_days_are_skipped_and_a_community_keeps_its_own_hours() {
     config.communities.insert(
         "JF".to_owned(),
         config::CommunityOverride {
-            calling_hours: "10:30-18:00".parse().expect("valid"),
+            calling_hours: Some("10:30-18:00".parse().expect("valid")),
+            trunk: Some("unicom".to_owned()),
         },
     );
     let evening = local(2026, 12, 7, 21, 0);
@@ -76,6 +77,8 @@ fn quiet_days_are_skipped_and_a_community_keeps_its_own_hours() {
         config.next_slot(Some("JF"), evening, Shanghai),
         local(2026, 12, 10, 10, 30)
     );
+    assert_eq!(config.trunk_of(Some("JF")), Some("unicom"));
+    assert_eq!(config.trunk_of(Some("XY")), None);
     // A quiet day is skipped even inside the hours.
     assert_eq!(
         config.next_slot(None, local(2026, 12, 8, 12, 0), Shanghai),

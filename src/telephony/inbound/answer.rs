@@ -95,7 +95,7 @@ pub(super) async fn answer_call(
         std::net::SocketAddr::new(media_ip, lease.port()),
     );
     let body = local.first_body(offered.as_ref());
-    let (recorder, relative_path) = match open_recording(services, community, call_id).await {
+    let (recorder, relative_path) = match open_recording(services, &community.code, call_id).await {
         Ok(recorder) => recorder,
         Err(failure) => return Err(reject(invite, failure).await),
     };
@@ -132,7 +132,7 @@ pub(super) async fn answer_call(
 
 /// A media session's parameters for what offer/answer settled (the
 /// caller's leg, or an operator's).
-pub(super) fn session_params(services: &CallServices, negotiated: &Negotiated) -> SessionParams {
+pub(crate) fn session_params(services: &CallServices, negotiated: &Negotiated) -> SessionParams {
     SessionParams {
         remote: negotiated.remote_rtp,
         codec: offer::media_codec(negotiated.codec),
@@ -217,7 +217,7 @@ async fn send_answer(
 /// Queued, not waited for: the caller may hang up at once, and the BYE
 /// must not wait for a commit to be answered. The journal keeps the order
 /// of this call's writes and logs a failure.
-async fn mark_answered(services: &CallServices, call_id: &str, relative_path: String) {
+pub(crate) async fn mark_answered(services: &CallServices, call_id: &str, relative_path: String) {
     let write = CallWrite::Answered {
         id: call_id.to_string(),
         answered_at: unix_millis(SystemTime::now()),
@@ -236,15 +236,15 @@ pub(super) fn recording_path(community: &str, date: chrono::NaiveDate, call_id: 
 
 /// Opens the call's recording; returns it with its path relative to the
 /// root, which is what the call record keeps.
-async fn open_recording(
+pub(crate) async fn open_recording(
     services: &Arc<CallServices>,
-    community: &CommunityConfig,
+    community: &str,
     call_id: &str,
 ) -> Result<(CallRecorder, String), CallFailure> {
     let today = chrono::Utc::now()
         .with_timezone(&services.time_zone)
         .date_naive();
-    let relative = recording_path(&community.code, today, call_id);
+    let relative = recording_path(community, today, call_id);
     let path: PathBuf = services.recordings_root.join(&relative);
     // Creating a file can wait on the filesystem's journal: the recording
     // service's creator thread does it, not a runtime worker, where it

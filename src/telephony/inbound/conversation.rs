@@ -277,7 +277,7 @@ impl Conversation<'_> {
 /// answer; the new parameters when the offer changed them. The answer goes
 /// out after the parameters are returned for the media, so the first packet
 /// in the new direction is not late.
-pub(super) async fn answer_reinvite(
+pub(crate) async fn answer_reinvite(
     local: &mut LocalMedia,
     reinvite: ReInvite,
 ) -> Option<Negotiated> {
@@ -313,7 +313,7 @@ pub(super) fn apply_to_caller(call: &mut Answered, negotiated: Negotiated) {
 }
 
 /// A request inside a dialog that we do not serve: 405 with what we do.
-pub(super) async fn refuse_in_dialog(other: NonInviteServer) {
+pub(crate) async fn refuse_in_dialog(other: NonInviteServer) {
     let allow = vec![("Allow".to_string(), ALLOW.to_string())];
     other
         .respond(StatusCode::METHOD_NOT_ALLOWED, allow, None)
@@ -391,7 +391,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 /// Answer an INFO: 415 with Accept for a body that is not
 /// `application/dtmf-relay` (RFC 3261 §8.2.3), else 200; the digit it
 /// carried, if any.
-pub(super) async fn answer_info(info: NonInviteServer) -> Option<char> {
+pub(crate) async fn answer_info(info: NonInviteServer) -> Option<char> {
     let request = info.request();
     if content::is_unsupported(request, DTMF_RELAY) {
         let accept = content::accept_header(DTMF_RELAY);

@@ -12,10 +12,10 @@
 //! 5. the record is finished, and a voice message becomes a work order.
 
 mod admission;
-mod answer;
+pub(super) mod answer;
 mod bridge;
-mod conversation;
-mod offer;
+pub(super) mod conversation;
+pub(super) mod offer;
 mod queue;
 
 use std::sync::Arc;
@@ -37,7 +37,7 @@ use super::voicemail::MessageOutcome;
 /// How a call ended, as its record keeps it: the reason, and for an
 /// abnormal end the failure (its stable code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Ending {
+pub(super) struct Ending {
     reason: EndReason,
     failure: Option<CallFailure>,
 }

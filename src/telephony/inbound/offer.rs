@@ -27,7 +27,7 @@ pub(super) struct Offered {
 
 /// Why an offer, in an INVITE or a re-INVITE, cannot be answered.
 #[derive(Debug)]
-pub(super) enum OfferRefusal {
+pub(crate) enum OfferRefusal {
     /// The body is not SDP (415 with Accept, RFC 3261 §21.4.13).
     NotSdp,
     /// The SDP cannot be read.
@@ -37,7 +37,7 @@ pub(super) enum OfferRefusal {
 }
 
 impl OfferRefusal {
-    pub(super) fn failure(&self) -> CallFailure {
+    pub(crate) fn failure(&self) -> CallFailure {
         match self {
             OfferRefusal::NotSdp => CallFailure::UnsupportedBody,
             OfferRefusal::Unreadable(_) => CallFailure::BadSdp,
@@ -46,12 +46,12 @@ impl OfferRefusal {
     }
 
     /// The refusal's status: 415, 400 or 488.
-    pub(super) fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         self.failure().status()
     }
 
     /// The headers that go with the refusal: Accept for a 415.
-    pub(super) fn headers(&self) -> Vec<(String, String)> {
+    pub(crate) fn headers(&self) -> Vec<(String, String)> {
         match self {
             OfferRefusal::NotSdp => content::accept_header(SDP),
             OfferRefusal::Unreadable(_) | OfferRefusal::NotAcceptable(_) => Vec::new(),
@@ -93,7 +93,7 @@ pub(super) fn read_offer(request: &Request) -> Result<Option<Offered>, OfferRefu
 }
 
 /// Reads the SDP answer of an ACK to our offer (RFC 3264 §5).
-pub(super) fn read_ack_answer(body: &[u8]) -> Result<Negotiated, CallFailure> {
+pub(crate) fn read_ack_answer(body: &[u8]) -> Result<Negotiated, CallFailure> {
     let answer = Sdp::parse(body).map_err(|_| CallFailure::BadSdp)?;
     sdp::accept_answer(&answer).map_err(|_| CallFailure::BadSdp)
 }
@@ -102,7 +102,7 @@ pub(super) fn read_ack_answer(body: &[u8]) -> Result<Negotiated, CallFailure> {
 /// version (RFC 4566 §5.2: the version grows with every change) and the
 /// address our RTP socket listens on.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct LocalMedia {
+pub(crate) struct LocalMedia {
     session_id: u64,
     version: u64,
     rtp: SocketAddr,
@@ -111,13 +111,13 @@ pub(super) struct LocalMedia {
 /// What a re-INVITE comes to: our SDP, and the new parameters when the
 /// offer changed them (an offerless re-INVITE changes nothing until its ACK).
 #[derive(Debug)]
-pub(super) struct ReInviteAnswer {
-    pub(super) body: Vec<u8>,
-    pub(super) negotiated: Option<Negotiated>,
+pub(crate) struct ReInviteAnswer {
+    pub(crate) body: Vec<u8>,
+    pub(crate) negotiated: Option<Negotiated>,
 }
 
 impl LocalMedia {
-    pub(super) fn new(session_id: u64, rtp: SocketAddr) -> LocalMedia {
+    pub(crate) fn new(session_id: u64, rtp: SocketAddr) -> LocalMedia {
         LocalMedia {
             session_id,
             version: 1,
@@ -144,7 +144,7 @@ impl LocalMedia {
 
     /// Our offer in an INVITE we send (to an operator's phone): PCMU, PCMA
     /// and telephone-event, both ways.
-    pub(super) fn offer_body(&self) -> Vec<u8> {
+    pub(crate) fn offer_body(&self) -> Vec<u8> {
         let (ip, port) = (self.rtp.ip(), self.rtp.port());
         sdp::build_offer(self.session_id, self.version, ip, port, Direction::SendRecv)
     }
@@ -152,7 +152,7 @@ impl LocalMedia {
     /// Answers a re-INVITE (RFC 3264 §8): one without a body gets our
     /// offer (§5), a readable one its answer; one we cannot answer its
     /// refusal (415, 400 or 488), and the session stays as it was.
-    pub(super) fn answer_reinvite(
+    pub(crate) fn answer_reinvite(
         &mut self,
         reinvite: &Request,
     ) -> Result<ReInviteAnswer, OfferRefusal> {
@@ -180,7 +180,7 @@ impl LocalMedia {
 }
 
 /// The media layer's codec for a negotiated one.
-pub(super) fn media_codec(codec: AudioCodec) -> Codec {
+pub(crate) fn media_codec(codec: AudioCodec) -> Codec {
     match codec {
         AudioCodec::Pcmu => Codec::Pcmu,
         AudioCodec::Pcma => Codec::Pcma,
@@ -191,7 +191,7 @@ pub(super) fn media_codec(codec: AudioCodec) -> Codec {
 /// legacy hold (`c=0.0.0.0`, RFC 3264 §8.4) is answered `recvonly`, but a
 /// peer of RFC 2543's time often stops sending too: it is taken as
 /// inactive, so that its silence does not end the call.
-pub(super) fn media_direction(negotiated: &Negotiated) -> MediaDirection {
+pub(crate) fn media_direction(negotiated: &Negotiated) -> MediaDirection {
     match negotiated.direction {
         Direction::SendRecv => MediaDirection::SendRecv,
         Direction::SendOnly => MediaDirection::SendOnly,
