@@ -14,6 +14,7 @@
 
 mod archive;
 mod auth;
+mod callbacks;
 mod calls;
 mod departments;
 mod error;
@@ -37,6 +38,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::desk::call_log::CallLog;
+use crate::desk::callbacks::Callbacks;
 use crate::desk::users::Users;
 use crate::desk::{AreaCode, OperatorBoard, Tickets};
 use crate::events::Bus;
@@ -132,6 +134,9 @@ struct Inner {
     /// The operators' board and the event bus behind `/api/operators`,
     /// `/api/queue` and `/api/live`; `None` in a state built without them.
     operators: Option<(Arc<dyn OperatorBoard>, Bus)>,
+    /// The callbacks behind `/api/callbacks`; `None` in a state built
+    /// without them.
+    callbacks: Option<Callbacks>,
 }
 
 impl ApiState {
@@ -154,6 +159,7 @@ impl ApiState {
                 tickets: None,
                 archive: None,
                 operators: None,
+                callbacks: None,
             }),
         }
     }
@@ -214,6 +220,26 @@ impl ApiState {
             tickets: shared.tickets.clone(),
             archive: shared.archive.clone(),
             operators: shared.operators.clone(),
+            callbacks: shared.callbacks.clone(),
+        })
+    }
+
+    /// The same state with the callbacks behind `/api/callbacks`. Meant
+    /// for start-up, like [`ApiState::with_tickets`].
+    pub fn with_callbacks(self, callbacks: Callbacks) -> ApiState {
+        ApiState {
+            inner: Arc::new(Inner {
+                callbacks: Some(callbacks),
+                ..self.into_inner()
+            }),
+        }
+    }
+
+    /// The callback service, like [`ApiState::tickets`].
+    pub(crate) fn callbacks(&self) -> Result<&Callbacks, ApiError> {
+        self.inner.callbacks.as_ref().ok_or_else(|| {
+            tracing::error!("the API was built without the callbacks (ApiState::with_callbacks)");
+            ApiError::Internal
         })
     }
 
@@ -298,6 +324,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .merge(departments::routes())
         .merge(archive::routes())
         .merge(operators::routes())
+        .merge(callbacks::routes())
         .merge(live::routes())
         .merge(openapi::routes())
 }

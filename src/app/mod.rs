@@ -144,7 +144,8 @@ pub async fn run(
     )
     .with_tickets(tickets)
     .with_archive(store.clone(), area_codes(&config.hotline))
-    .with_operators(Arc::new(board), bus);
+    .with_operators(Arc::new(board), bus)
+    .with_callbacks(callbacks);
     let http_shutdown = CancellationToken::new();
     let http = tokio::spawn(api::serve(
         http_listener,

@@ -12,6 +12,7 @@ use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::desk::call_log::CallRecord;
+use crate::desk::callbacks::Satisfaction;
 use crate::desk::{
     ActionKind, CategoryCode, CommunityCode, ComplaintGrade, DepartmentCode, Milestone,
     NewTicketRequest, Priority, Resumable, RoomAddress, StatusKind, TicketChanges, TicketEvent,
@@ -59,6 +60,7 @@ coded_schema! {
     ActionKind => ActionKind::ALL, "Something done to a ticket; each status allows some (see `allowed_actions`)";
     TicketEventKind => TicketEventKind::ALL, "What an entry of the history records";
     Milestone => &MILESTONES, "One of the three SLA promises: respond, arrive (repairs), resolve";
+    Satisfaction => &Satisfaction::ALL, "The 回访 answer: satisfied (满意, key 1), basically_satisfied (基本满意, 2), dissatisfied (不满意, 3), no_answer_given (answered, no usable key)";
 }
 
 /// `POST /api/tickets` body.
@@ -331,6 +333,10 @@ pub(crate) struct TicketView {
     assignee: Option<String>,
     fee_cents: Option<i64>,
     paid: bool,
+    /// What the owner said in the 回访; none before it.
+    satisfaction: Option<Satisfaction>,
+    /// Raised to complaint grade by a dissatisfied owner.
+    escalated: bool,
     created_by: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -393,6 +399,8 @@ impl TicketView {
             assignee: record.assignee,
             fee_cents: record.fee_cents,
             paid: record.paid,
+            satisfaction: record.satisfaction,
+            escalated: record.escalated,
             created_by: record.created_by,
             created_at: t.created_at,
             updated_at: record.updated_at,

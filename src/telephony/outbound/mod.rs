@@ -55,6 +55,10 @@ pub async fn run(dialer: Arc<Dialer>, shutdown: CancellationToken) {
         Ok(n) => info!(interrupted = n, "callbacks left dialling by the last run"),
         Err(err) => warn!(%err, "cannot recover the callbacks of the last run"),
     }
+    if !dialer.callbacks.config().enabled {
+        info!("callbacks.enabled = false: this node dials no callbacks");
+        return;
+    }
     if dialer.trunks.is_empty() {
         info!("no [[trunks]] configured: callbacks are not dialled");
         return;
