@@ -702,6 +702,7 @@ const TICKET_ROUTE_PREFIXES: [&str; 7] = [
     "/api/operators",
     "/api/queue",
     "/api/live",
+    "/api/callbacks",
 ];
 
 #[tokio::test]
