@@ -694,7 +694,7 @@ async fn operators_read_the_call_log() {
 
 /// Paths whose routes `tests/api_tickets.rs`, `tests/api_archive.rs` and
 /// `tests/api_operators.rs` check against the document.
-const TICKET_ROUTE_PREFIXES: [&str; 7] = [
+const TICKET_ROUTE_PREFIXES: [&str; 8] = [
     "/api/tickets",
     "/api/departments",
     "/api/categories",
